@@ -1,0 +1,129 @@
+// stepvideo bench dit ...: forward-pass throughput of a DiT with random
+// weights, printed as one JSON line on stdout (logs go to stderr).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "core/log.h"
+#include "layers/weight_loader.h"
+#include "models/dit/dit_model.h"
+
+namespace sv::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+Tensor random_tensor(const Shape& shape, std::mt19937_64& rng) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+int bench_dit(const Args& args) {
+  int64_t heads = 16, layers = 4, frames = 2, height = 24, width = 22, text = 300,
+          caption = 6144, batch = 2, reps = 3, seed = 0;
+  po::options_description opts(
+      "stepvideo bench dit [options]\n\nDiT forward pass with random f32 weights (no files): "
+      "patch size 1, 64 latent channels, LLM text only; height/width in latent units");
+  opts.add_options()("help,h", "show this help")(
+      "heads", po::value(&heads)->default_value(heads), "attention heads (x128 channels)")(
+      "layers", po::value(&layers)->default_value(layers), "transformer blocks")(
+      "frames", po::value(&frames)->default_value(frames), "latent frames")(
+      "height", po::value(&height)->default_value(height), "latent height")(
+      "width", po::value(&width)->default_value(width), "latent width")(
+      "text", po::value(&text)->default_value(text), "text tokens")(
+      "caption", po::value(&caption)->default_value(caption), "text embedding channels")(
+      "batch", po::value(&batch)->default_value(batch), "batch size (2 = one CFG pair)")(
+      "reps", po::value(&reps)->default_value(reps), "timed repetitions after one warm-up")(
+      "seed", po::value(&seed)->default_value(seed), "weights and inputs seed");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return kExitOk;
+  }
+  po::notify(vm);
+  for (auto [v, name] : {std::pair{heads, "heads"}, {layers, "layers"}, {frames, "frames"},
+                         {height, "height"}, {width, "width"}, {text, "text"},
+                         {caption, "caption"}, {batch, "batch"}, {reps, "reps"}}) {
+    if (v <= 0) throw po::error(std::string("--") + name + " must be positive");
+  }
+
+  DitConfig config;
+  config.num_attention_heads = heads;
+  config.num_layers = layers;
+  config.in_channels = config.out_channels = 64;
+  config.caption_channels = caption;
+  config.clip_channels = 0;
+  DitModel model(config, ParallelGroups::single());
+  init_parameters_random(model.registry(), static_cast<uint64_t>(seed));
+
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) + 1);
+  DitInputs in;
+  in.hidden_states = random_tensor(Shape{batch, frames, 64, height, width}, rng);
+  in.timestep = Tensor::full(Shape{batch}, 0.7f);
+  in.encoder_hidden_states = random_tensor(Shape{batch, text, caption}, rng);
+  in.encoder_attention_mask = Tensor::full(Shape{batch, text}, 1.0f);
+
+  const int64_t tokens = frames * height * width;
+  const double flops = DitModel::forward_flops(config, batch, tokens, text, 0);
+  log_info("bench dit: {} layers, {} heads (dim {}), batch {}, {} video + {} text tokens, {:.1f} "
+           "GFLOP per forward, {} threads",
+           layers, heads, config.inner_dim(), batch, tokens, text, flops / 1e9,
+           omp_get_max_threads());
+  std::vector<double> times;
+  for (int64_t r = 0; r <= reps; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    const Tensor out = model.forward(in);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log_info("bench dit: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
+    if (r > 0) times.push_back(s);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times.size() % 2 ? times[times.size() / 2]
+                                         : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+  nlohmann::ordered_json j;
+  j["bench"] = "dit";
+  j["heads"] = heads;
+  j["layers"] = layers;
+  j["frames"] = frames;
+  j["height"] = height;
+  j["width"] = width;
+  j["text"] = text;
+  j["caption"] = caption;
+  j["batch"] = batch;
+  j["reps"] = reps;
+  j["threads"] = omp_get_max_threads();
+  j["gflop_per_forward"] = flops / 1e9;
+  j["median_s"] = median;
+  j["min_s"] = times.front();
+  j["gflops"] = flops / median / 1e9;
+  j["tokens_per_s"] = static_cast<double>(batch * tokens) / median;
+  std::cout << j.dump() << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_bench(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "usage: stepvideo bench dit [options]   (stepvideo bench dit --help)\n";
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()));
+  throw po::error("unknown benchmark '" + args[0] + "' (available: dit)");
+}
+
+}  // namespace sv::cli

@@ -1,0 +1,78 @@
+// stepvideo verify DIR...: run reference fixture cases, print the comparison
+// of every expected output and exit non-zero if any case is out of tolerance.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "verify/case_runner.h"
+
+namespace sv::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+void print_result(const verify::OutputResult& r) {
+  const auto& c = r.comparison;
+  if (!c.shape_ok) {
+    fmt::print("  {:<44} shape mismatch{}\n", r.name, r.trace ? "  (trace)" : "  FAIL");
+    return;
+  }
+  if (r.tolerance.exact) {
+    fmt::print("  {:<44} mismatches {:>6}  (exact)  {}\n", r.name, c.mismatches,
+               r.pass ? "ok" : "FAIL");
+    return;
+  }
+  fmt::print("  {:<44} max_abs {:9.3e}  max_abs/max_ref {:9.3e} (tol {:.0e})  rel_l2 {:9.3e} (tol {:.0e})  {}\n",
+             r.name, c.max_abs, c.max_abs_over_max_ref, r.tolerance.max_abs_over_max_ref,
+             c.rel_l2, r.tolerance.rel_l2,
+             r.trace ? (r.pass ? "(trace ok)" : "(trace over tolerance)") : (r.pass ? "ok" : "FAIL"));
+}
+
+}  // namespace
+
+int cmd_verify(const Args& args) {
+  po::options_description visible("stepvideo verify [options] CASE_DIR...\n\n"
+                                  "Runs reference fixture folders (case.json names the kind) and "
+                                  "compares every output with its tolerance");
+  visible.add_options()("help,h", "show this help")(
+      "no-traces", po::bool_switch(), "skip intermediate (out.trace.*) comparisons");
+  po::options_description hidden;
+  hidden.add_options()("case", po::value<std::vector<std::string>>(), "fixture folders");
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("case", -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+  if (vm.count("help")) {
+    std::cout << visible << "\n";
+    return kExitOk;
+  }
+  po::notify(vm);
+  if (!vm.count("case")) throw po::error("no fixture folder given");
+
+  verify::VerifyOptions options;
+  options.traces = !vm["no-traces"].as<bool>();
+  int passed = 0, failed = 0;
+  for (const std::string& dir : vm["case"].as<std::vector<std::string>>()) {
+    const verify::FixtureCase fixture = verify::FixtureCase::open(dir);
+    const verify::CaseReport report = verify::run_case(fixture, options);
+    fmt::print("{} ({}, {:.2f} s)\n", report.name, report.kind, report.seconds);
+    for (const auto& r : report.results) print_result(r);
+    const bool ok = report.passed();
+    fmt::print("{} {}\n", ok ? "PASS" : "FAIL", report.name);
+    (ok ? passed : failed) += 1;
+    std::fflush(stdout);
+  }
+  fmt::print("verify: {} passed, {} failed\n", passed, failed);
+  return failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace sv::cli

@@ -1,0 +1,22 @@
+#include "layers/linear.h"
+
+#include "ops/linear.h"
+
+namespace sv {
+
+Linear::Linear(const Scope& scope, int64_t in, int64_t out, bool bias, Shard shard)
+    : in_(in), out_(out) {
+  weight_ = &scope.param("weight", Shape{out, in}, Init::FanIn, shard);
+  if (bias) {
+    // A row-parallel linear adds its bias once, after the reduction: every
+    // rank holds all of it. A column-parallel one holds its slice.
+    const Shard bias_shard = shard.dim == 0 ? shard : Shard::replicated();
+    bias_ = &scope.param("bias", Shape{out}, Init::Bias, bias_shard);
+  }
+}
+
+Tensor Linear::operator()(const Tensor& x) const {
+  return ops::linear(x, weight_->value, bias_ ? bias_->value : Tensor());
+}
+
+}  // namespace sv

@@ -1,0 +1,23 @@
+// torch.nn.Linear bound by checkpoint name: <scope>.weight [out, in] and
+// optionally <scope>.bias [out].
+#pragma once
+
+#include "layers/parameter.h"
+
+namespace sv {
+
+class Linear {
+ public:
+  Linear(const Scope& scope, int64_t in, int64_t out, bool bias, Shard shard = {});
+  Tensor operator()(const Tensor& x) const;
+  const Tensor& weight() const { return weight_->value; }
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+
+ private:
+  Parameter* weight_;
+  Parameter* bias_ = nullptr;
+  int64_t in_, out_;
+};
+
+}  // namespace sv

@@ -1,0 +1,175 @@
+#include "models/dit/dit_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/activations.h"
+#include "ops/layer_norm.h"
+#include "ops/linear.h"
+#include "ops/modulate.h"
+#include "ops/patchify.h"
+#include "ops/timestep_embedding.h"
+
+namespace sv {
+
+namespace {
+
+constexpr int64_t kTimestepChannels = 256;  // sinusoid width of PixArt's embedder
+
+// kv_len per row: the sum of its mask row (a mask with holes counts as a
+// prefix of the same length, as upstream does).
+std::vector<int64_t> key_lengths(const Tensor& mask, int64_t batch, int64_t keys) {
+  SV_CHECK_AS(InputError, mask.rank() == 2 && mask.dim(0) == batch && mask.dim(1) == keys,
+              "encoder_attention_mask is {}, expected [{}, {}] ([clip | llm] tokens)",
+              mask.describe(), batch, keys);
+  const Tensor m = mask.to(DType::F32);
+  std::vector<int64_t> lens(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < keys; ++j) sum += m.data<float>()[b * keys + j];
+    lens[static_cast<size_t>(b)] = static_cast<int64_t>(sum);
+    SV_CHECK_AS(InputError, lens[static_cast<size_t>(b)] >= 1,
+                "encoder_attention_mask row {} attends no text token", b);
+  }
+  return lens;
+}
+
+}  // namespace
+
+DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups) : config_(config) {
+  const Scope root(registry_);
+  const int64_t d = config.inner_dim(), p = config.patch_size;
+  scale_shift_table_ = &root.param("scale_shift_table", Shape{2, d}, Init::Table);
+  const Scope patch = root.child("pos_embed").child("proj");
+  patch_weight_ = &patch.param("weight", Shape{d, config.in_channels, p, p}, Init::FanIn);
+  patch_bias_ = &patch.param("bias", Shape{d}, Init::Bias);
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    blocks_.push_back(std::make_unique<DitBlock>(root.child("transformer_blocks").child(i), d,
+                                                 config.attention_head_dim, groups));
+  }
+  norm_out_ = std::make_unique<LayerNorm>(root.child("norm_out"), d, config.norm_eps,
+                                          config.norm_elementwise_affine);
+  proj_out_ = std::make_unique<Linear>(root.child("proj_out"), d,
+                                       p * p * config.out_channels, true);
+  const Scope adaln = root.child("adaln_single");
+  const Scope embedder = adaln.child("emb").child("timestep_embedder");
+  time_linear_1_ = std::make_unique<Linear>(embedder.child("linear_1"), kTimestepChannels, d, true);
+  time_linear_2_ = std::make_unique<Linear>(embedder.child("linear_2"), d, d, true);
+  adaln_linear_ = std::make_unique<Linear>(adaln.child("linear"), d, 6 * d, true);
+  if (config.clip_channels > 0) {
+    clip_projection_ =
+        std::make_unique<Linear>(root.child("clip_projection"), config.clip_channels, d, true);
+  }
+  const Scope caption = root.child("caption_projection");
+  caption_linear_1_ =
+      std::make_unique<Linear>(caption.child("linear_1"), config.caption_channels, d, true);
+  caption_linear_2_ = std::make_unique<Linear>(caption.child("linear_2"), d, d, true);
+}
+
+Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
+  auto emit = [&trace](std::string_view name, const Tensor& t) {
+    if (trace) trace(name, t);
+  };
+  const Tensor& video = in.hidden_states;
+  SV_CHECK_AS(InputError, video.rank() == 5 && video.dim(2) == config_.in_channels,
+              "hidden_states is {}, expected [B, F, {}, H, W]", video.describe(),
+              config_.in_channels);
+  const int64_t batch = video.dim(0), frames = video.dim(1), p = config_.patch_size;
+  SV_CHECK_AS(InputError, video.dim(3) % p == 0 && video.dim(4) % p == 0,
+              "hidden_states {}: height and width must be multiples of patch size {}",
+              video.describe(), p);
+  const int64_t hp = video.dim(3) / p, wp = video.dim(4) / p, d = config_.inner_dim();
+  SV_CHECK_AS(InputError, in.timestep.numel() == batch, "timestep is {}, expected [{}]",
+              in.timestep.describe(), batch);
+
+  // Patch embedding: a Conv2d with kernel = stride = p is a linear map of patches.
+  const Tensor w_patch = patch_weight_->value.reshape(Shape{d, config_.in_channels * p * p});
+  Tensor x = ops::linear(ops::patchify(video.to(DType::F32).contiguous(), p), w_patch,
+                         patch_bias_->value);
+  emit("patch_embed", x.reshape(Shape{batch * frames, hp * wp, d}));
+
+  // AdaLN-single: t -> sinusoid -> MLP = embedded_timestep; linear(silu(.)) = 6 tables.
+  const Tensor t = in.timestep.to(DType::F32).contiguous().reshape(Shape{batch});
+  const Tensor t_proj = ops::timestep_embedding(t, kTimestepChannels);
+  emit("adaln_single.emb.time_proj", t_proj);
+  Tensor hidden = (*time_linear_1_)(t_proj);
+  ops::silu_(hidden);
+  const Tensor embedded_timestep = (*time_linear_2_)(hidden);
+  emit("adaln_single.embedded_timestep", embedded_timestep);
+  Tensor act = embedded_timestep.clone();
+  ops::silu_(act);
+  const Tensor t6 = (*adaln_linear_)(act);
+  emit("adaln_single.timestep", t6);
+
+  // Text: caption_projection(caption_norm(y)), clip_projection(clip) in front.
+  const Tensor& y = in.encoder_hidden_states;
+  SV_CHECK_AS(InputError, y.rank() == 3 && y.dim(0) == batch && y.dim(2) == config_.caption_channels,
+              "encoder_hidden_states is {}, expected [{}, L, {}]", y.describe(), batch,
+              config_.caption_channels);
+  Tensor caption = ops::layer_norm(y.to(DType::F32).contiguous(), Tensor(), Tensor(), config_.norm_eps);
+  caption = (*caption_linear_1_)(caption);
+  ops::gelu_tanh_(caption);
+  caption = (*caption_linear_2_)(caption);
+  emit("caption_projection", caption);
+  Tensor text = caption;
+  if (clip_projection_ && in.encoder_hidden_states_2.defined()) {
+    const Tensor& c = in.encoder_hidden_states_2;
+    SV_CHECK_AS(InputError,
+                c.rank() == 3 && c.dim(0) == batch && c.dim(2) == config_.clip_channels,
+                "encoder_hidden_states_2 is {}, expected [{}, Lc, {}]", c.describe(), batch,
+                config_.clip_channels);
+    const Tensor clip = (*clip_projection_)(c.to(DType::F32).contiguous());
+    emit("clip_projection", clip);
+    text = Tensor::empty(Shape{batch, clip.dim(1) + caption.dim(1), d}, DType::F32);
+    text.slice(1, 0, clip.dim(1)).copy_from(clip);
+    text.slice(1, clip.dim(1), text.dim(1)).copy_from(caption);
+  }
+  const std::vector<int64_t> kv_lens = key_lengths(in.encoder_attention_mask, batch, text.dim(1));
+  const int64_t max_len = *std::max_element(kv_lens.begin(), kv_lens.end());
+  text = text.slice(1, 0, max_len).contiguous();
+
+  const ops::RopeGrid grid{frames, hp, wp};
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    blocks_[i]->forward(x, text, kv_lens, t6, grid);
+    if (trace) emit("transformer_blocks." + std::to_string(i), x);
+  }
+
+  // Output: LayerNorm, modulation by scale_shift_table + embedded_timestep, projection.
+  Tensor h = (*norm_out_)(x);
+  Tensor shift_scale = Tensor::empty(Shape{batch, 2, d}, DType::F32);
+  const float* table = scale_shift_table_->value.data<float>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t k = 0; k < 2; ++k) {
+      for (int64_t i = 0; i < d; ++i) {
+        shift_scale.data<float>()[(b * 2 + k) * d + i] =
+            table[k * d + i] + embedded_timestep.data<float>()[b * d + i];
+      }
+    }
+  }
+  ops::modulate_(h, shift_scale.select(1, 0), shift_scale.select(1, 1));
+  const Tensor out = (*proj_out_)(h);
+  return ops::unpatchify(out, frames, hp, wp, p, config_.out_channels);
+}
+
+double DitModel::forward_flops(const DitConfig& c, int64_t batch, int64_t video_tokens,
+                               int64_t text_tokens, int64_t clip_tokens) {
+  const double d = static_cast<double>(c.inner_dim());
+  const double s = static_cast<double>(video_tokens), l = static_cast<double>(text_tokens + clip_tokens);
+  const double per_block = 2.0 * s * d * (3 * d)  // wqkv
+                           + 2.0 * s * s * d * 2   // q k^T and p v
+                           + 2.0 * s * d * d       // attn1.wo
+                           + 2.0 * s * d * d       // attn2.wq
+                           + 2.0 * l * d * (2 * d) // attn2.wkv over the text
+                           + 2.0 * s * l * d * 2   // cross-attention scores and values
+                           + 2.0 * s * d * d       // attn2.wo
+                           + 2.0 * s * d * (8 * d); // ff in and out
+  const double p2 = static_cast<double>(c.patch_size * c.patch_size);
+  const double outer = 2.0 * s * d * static_cast<double>(c.in_channels) * p2 +
+                       2.0 * static_cast<double>(text_tokens) * d *
+                           (static_cast<double>(c.caption_channels) + d) +
+                       2.0 * static_cast<double>(clip_tokens) * d * static_cast<double>(c.clip_channels) +
+                       2.0 * s * d * static_cast<double>(c.out_channels) * p2;
+  return static_cast<double>(batch) * (static_cast<double>(c.num_layers) * per_block + outer);
+}
+
+}  // namespace sv

@@ -1,0 +1,71 @@
+#include "verify/case_runner.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.h"
+
+namespace sv::verify {
+
+namespace {
+
+using Runner = void (*)(const FixtureCase&, const VerifyOptions&, ReportBuilder&);
+
+struct KindRunner {
+  const char* kind;
+  Runner run;
+};
+
+constexpr KindRunner kRunners[] = {
+    {"dit", run_dit_case},
+};
+
+}  // namespace
+
+bool CaseReport::passed() const {
+  bool any_output = false;
+  for (const auto& r : results) {
+    if (r.trace) continue;
+    any_output = true;
+    if (!r.pass) return false;
+  }
+  return any_output;  // a case that compared nothing proves nothing
+}
+
+void ReportBuilder::check(const std::string& name, const Tensor& out, bool trace) {
+  OutputResult r;
+  r.name = name;
+  r.trace = trace;
+  r.tolerance = fixture_.tolerance_for(name);
+  r.comparison = compare(out, fixture_.expected(name), r.tolerance.exact);
+  r.pass = r.comparison.within(r.tolerance);
+  report_.results.push_back(r);
+}
+
+std::vector<std::string> supported_kinds() {
+  std::vector<std::string> kinds;
+  for (const auto& r : kRunners) kinds.emplace_back(r.kind);
+  return kinds;
+}
+
+CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options) {
+  CaseReport report;
+  report.name = fixture.name();
+  report.kind = fixture.kind();
+  for (const auto& r : kRunners) {
+    if (fixture.kind() != r.kind) continue;
+    const auto start = std::chrono::steady_clock::now();
+    ReportBuilder builder(fixture, report);
+    r.run(fixture, options, builder);
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  }
+  throw NotSupported(fmt::format("{}: fixture kind '{}' is not supported yet (supported: {})",
+                                 fixture.dir().string(), fixture.kind(),
+                                 fmt::join(supported_kinds(), ", ")));
+}
+
+}  // namespace sv::verify

@@ -1,0 +1,50 @@
+// Runs a fixture case of any supported kind and compares every expected
+// output. Later components add their kinds here (one runner file per kind).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "parallel/parallel_groups.h"
+#include "verify/fixture_case.h"
+
+namespace sv::verify {
+
+struct OutputResult {
+  std::string name;
+  Comparison comparison;
+  Tolerance tolerance;
+  bool trace = false;  // intermediate result: reported, never decides the verdict
+  bool pass = false;
+};
+
+struct CaseReport {
+  std::string name, kind;
+  std::vector<OutputResult> results;
+  double seconds = 0.0;
+  bool passed() const;
+};
+
+struct VerifyOptions {
+  ParallelGroups groups = ParallelGroups::single();
+  bool traces = true;
+};
+
+// Collects results as a runner produces them.
+class ReportBuilder {
+ public:
+  ReportBuilder(const FixtureCase& fixture, CaseReport& report) : fixture_(fixture), report_(report) {}
+  void check(const std::string& name, const Tensor& out, bool trace = false);
+
+ private:
+  const FixtureCase& fixture_;
+  CaseReport& report_;
+};
+
+std::vector<std::string> supported_kinds();
+CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options);
+
+// One runner per kind.
+void run_dit_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+
+}  // namespace sv::verify

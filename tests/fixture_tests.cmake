@@ -1,0 +1,28 @@
+# Registers one ctest per public reference case whose kind `stepvideo verify`
+# supports, and the tests that need fixture data files.
+set(STEPVIDEO_VERIFY_KINDS dit)
+
+file(GLOB _case_files "${STEPVIDEO_FIXTURES}/*/case.json")
+set(_unsupported "")
+foreach(_case_file IN LISTS _case_files)
+  get_filename_component(_dir "${_case_file}" DIRECTORY)
+  get_filename_component(_case "${_dir}" NAME)
+  file(READ "${_case_file}" _json)
+  string(JSON _kind GET "${_json}" kind)
+  if(_kind IN_LIST STEPVIDEO_VERIFY_KINDS)
+    add_test(NAME fixture.${_case} COMMAND $<TARGET_FILE:stepvideo> verify "${_dir}")
+    set_tests_properties(fixture.${_case} PROPERTIES LABELS "fixtures;${_kind}")
+  else()
+    list(APPEND _unsupported "${_case} (${_kind})")
+  endif()
+endforeach()
+list(LENGTH _case_files _n_cases)
+message(STATUS "stepvideo: ${_n_cases} fixture cases in ${STEPVIDEO_FIXTURES}; not yet supported: ${_unsupported}")
+
+file(GLOB STEPVIDEO_FIXTURE_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/fixture/*.cpp)
+add_executable(stepvideo_fixture_tests ${STEPVIDEO_FIXTURE_TESTS})
+target_compile_options(stepvideo_fixture_tests PRIVATE ${STEPVIDEO_WARNINGS})
+target_link_libraries(stepvideo_fixture_tests PRIVATE stepvideo_core GTest::gtest GTest::gtest_main)
+target_compile_definitions(stepvideo_fixture_tests PRIVATE
+  STEPVIDEO_TEST_FIXTURES="${STEPVIDEO_FIXTURES}")
+gtest_discover_tests(stepvideo_fixture_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS fixtures)
