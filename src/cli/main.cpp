@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace {
 
@@ -36,6 +37,7 @@ void print_usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sv::keep_freed_memory_mapped();
   if (argc < 2) {
     print_usage(stderr);
     return sv::cli::kExitUsage;
@@ -70,7 +72,9 @@ int main(int argc, char** argv) {
       return sv::cli::kExitInternal;
     }
   }
-  std::fprintf(stderr, "stepvideo: unknown command '%s'\n", argv[1]);
-  print_usage(stderr);
+  std::string names;
+  for (const auto& c : kSubcommands) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  std::fprintf(stderr, "stepvideo: unknown command '%s' (commands: %s; see stepvideo --help)\n",
+               argv[1], names.c_str());
   return sv::cli::kExitUsage;
 }

@@ -15,7 +15,7 @@ TEST(DType, Bf16RoundsToNearestEven) {
   EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);
   // 1 + 3 * 2^-8 is halfway between 1.0078125 (odd) and 1.015625 (even): rounds up.
   EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);
-  EXPECT_EQ(f32_to_bf16(1.0f + 0.00390626f), 0x3f81);  // just above halfway: up
+  EXPECT_EQ(f32_to_bf16(std::nextafter(1.00390625f, 2.0f)), 0x3f81);  // just above halfway: up
   EXPECT_EQ(bf16_to_f32(0xc040), -3.0f);
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
   EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::infinity()), 0x7f80);
