@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
@@ -37,7 +38,7 @@ int bench_dit(const Args& args) {
   po::options_description opts(
       "stepvideo bench dit [options]\n\nDiT forward pass with random f32 weights (no files): "
       "patch size 1, 64 latent channels, LLM text only; height/width in latent units");
-  opts.add_options()("help,h", "show this help")(
+  opts.add_options()(
       "heads", po::value(&heads)->default_value(heads), "attention heads (x128 channels)")(
       "layers", po::value(&layers)->default_value(layers), "transformer blocks")(
       "frames", po::value(&frames)->default_value(frames), "latent frames")(
@@ -48,13 +49,7 @@ int bench_dit(const Args& args) {
       "batch", po::value(&batch)->default_value(batch), "batch size (2 = one CFG pair)")(
       "reps", po::value(&reps)->default_value(reps), "timed repetitions after one warm-up")(
       "seed", po::value(&seed)->default_value(seed), "weights and inputs seed");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return kExitOk;
-  }
-  po::notify(vm);
+  if (parse_options(args, opts).help) return kExitOk;
   for (auto [v, name] : {std::pair{heads, "heads"}, {layers, "layers"}, {frames, "frames"},
                          {height, "height"}, {width, "width"}, {text, "text"},
                          {caption, "caption"}, {batch, "batch"}, {reps, "reps"}}) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/exit_codes.h"
 #include "io/checkpoint.h"
 
@@ -115,19 +116,13 @@ int cmd_inspect(const Args& args) {
       "*.safetensors.index.json, a directory of weights, or a model directory (each\n"
       "subfolder holding weights, e.g. transformer/ and vae/). Every header is\n"
       "validated; the tensor data is not read.\n\noptions");
-  visible.add_options()("help,h", "show this help");
-  po::options_description all;
-  all.add(visible).add_options()("path", po::value<std::string>(), "what to inspect");
+  po::options_description hidden;
+  hidden.add_options()("path", po::value<std::string>(), "what to inspect");
   po::positional_options_description positional;
   positional.add("path", 1);
-
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
-    return kExitOk;
-  }
+  const ParsedOptions parsed = parse_options(args, visible, hidden, positional);
+  if (parsed.help) return kExitOk;
+  const po::variables_map& vm = parsed.vm;
   if (!vm.count("path")) {
     throw po::error("missing PATH (a .safetensors file, an *.index.json or a directory)");
   }

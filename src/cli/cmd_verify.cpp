@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/options.h"
 #include "verify/case_runner.h"
 
 namespace sv::cli {
@@ -41,21 +42,15 @@ int cmd_verify(const Args& args) {
   po::options_description visible("stepvideo verify [options] CASE_DIR...\n\n"
                                   "Runs reference fixture folders (case.json names the kind) and "
                                   "compares every output with its tolerance");
-  visible.add_options()("help,h", "show this help")(
-      "no-traces", po::bool_switch(), "skip intermediate (out.trace.*) comparisons");
+  visible.add_options()("no-traces", po::bool_switch(),
+                        "skip intermediate (out.trace.*) comparisons");
   po::options_description hidden;
   hidden.add_options()("case", po::value<std::vector<std::string>>(), "fixture folders");
-  po::options_description all;
-  all.add(visible).add(hidden);
   po::positional_options_description positional;
   positional.add("case", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-  if (vm.count("help")) {
-    std::cout << visible << "\n";
-    return kExitOk;
-  }
-  po::notify(vm);
+  const ParsedOptions parsed = parse_options(args, visible, hidden, positional);
+  if (parsed.help) return kExitOk;
+  const po::variables_map& vm = parsed.vm;
   if (!vm.count("case")) throw po::error("no fixture folder given");
 
   verify::VerifyOptions options;
