@@ -32,13 +32,9 @@ set(BROKEN ${CMAKE_CURRENT_BINARY_DIR}/broken_cases)
 add_test(NAME cli.make_broken_cases COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/make_broken_cases.sh
   ${STEPVIDEO_FIXTURES} ${BROKEN})
 set_tests_properties(cli.make_broken_cases PROPERTIES FIXTURES_SETUP broken_cases)
-function(stepvideo_broken_case_test name code regex)
-  add_test(NAME cli.${name} COMMAND bash ${EXPECT} ${code} "${regex}" ${SV} ${ARGN})
-  set_tests_properties(cli.${name} PROPERTIES FIXTURES_REQUIRED broken_cases LABELS cli)
-endfunction()
-stepvideo_broken_case_test(verify_config_missing_key 3 "config.json: missing key 'num_layers'"
+stepvideo_cli_test(verify_config_missing_key broken_cases 3 "config.json: missing key 'num_layers'"
   verify ${BROKEN}/missing_key)
-stepvideo_broken_case_test(verify_truncated_weights 4 "model.safetensors.*truncated"
+stepvideo_cli_test(verify_truncated_weights broken_cases 4 "model.safetensors.*truncated"
   verify ${BROKEN}/truncated_weights)
-stepvideo_broken_case_test(verify_wrong_shape 4 "mis-shaped tensor.*attn1.wqkv.weight is \\[768, 256\\] in the file, the model expects \\[1152, 384\\]"
+stepvideo_cli_test(verify_wrong_shape broken_cases 4 "mis-shaped tensor.*attn1.wqkv.weight is \\[768, 256\\] in the file, the model expects \\[1152, 384\\]"
   verify ${BROKEN}/wrong_shape)

@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "core/version.h"
 
 namespace {
 
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
     return sv::cli::kExitOk;
   }
   if (name == "--version") {
-    std::printf("stepvideo %s (%s)\n", STEPVIDEO_VERSION, STEPVIDEO_GIT_DESCRIBE);
+    std::printf("stepvideo %s (%s)\n", sv::version(), sv::git_describe());
     return sv::cli::kExitOk;
   }
   const sv::cli::Args args(argv + 2, argv + argc);
