@@ -1,6 +1,6 @@
 # Registers one ctest per public reference case whose kind `stepvideo verify`
 # supports, and the tests that need fixture data files.
-set(STEPVIDEO_VERIFY_KINDS dit)
+set(STEPVIDEO_VERIFY_KINDS dit scheduler denoise)
 
 file(GLOB _case_files "${STEPVIDEO_FIXTURES}/*/case.json")
 set(_unsupported "")

@@ -20,6 +20,8 @@ struct KindRunner {
 
 constexpr KindRunner kRunners[] = {
     {"dit", run_dit_case},
+    {"scheduler", run_scheduler_case},
+    {"denoise", run_denoise_case},
 };
 
 }  // namespace

@@ -46,5 +46,7 @@ CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options);
 
 // One runner per kind.
 void run_dit_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_scheduler_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 
 }  // namespace sv::verify
