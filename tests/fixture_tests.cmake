@@ -38,3 +38,37 @@ stepvideo_cli_test(verify_truncated_weights broken_cases 4 "model.safetensors.*t
   verify ${BROKEN}/truncated_weights)
 stepvideo_cli_test(verify_wrong_shape broken_cases 4 "mis-shaped tensor.*attn1.wqkv.weight is \\[768, 256\\] in the file, the model expects \\[1152, 384\\]"
   verify ${BROKEN}/wrong_shape)
+
+# Parallel verify: `mpirun -np N stepvideo verify --layout L CASE` for every DiT
+# case whose head count the layout divides (dit_4heads exists for this).
+if(DEFINED MPIRUN)
+  function(stepvideo_mpi_verify_test layout ranks)
+    string(REPLACE "," "_" name "${layout}")
+    set(cases "")
+    foreach(case ${ARGN})
+      list(APPEND cases "${STEPVIDEO_FIXTURES}/${case}")
+    endforeach()
+    add_test(NAME mpi.verify.${name}
+      COMMAND ${MPIRUN} ${ranks} ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo> verify --layout ${layout} ${cases})
+    set_tests_properties(mpi.verify.${name} PROPERTIES LABELS "mpi;fixtures" PROCESSORS ${ranks}
+      TIMEOUT 300 ENVIRONMENT "${MPI_TEST_ENV}")
+  endfunction()
+  stepvideo_mpi_verify_test("tp=2" 2 dit_tiny dit_4heads denoise_tiny)
+  stepvideo_mpi_verify_test("sp=2" 2 dit_tiny dit_4heads denoise_tiny)
+  stepvideo_mpi_verify_test("tp=2,sp=2" 4 dit_4heads)
+  stepvideo_mpi_verify_test("tp=4" 4 dit_4heads)
+  stepvideo_mpi_verify_test("cfg=2" 2 dit_tiny denoise_tiny)
+  stepvideo_mpi_verify_test("pp=2" 2 dit_tiny dit_odd denoise_tiny)
+
+  # An error on any rank ends the whole job promptly, printed once.
+  set(EXPECT_MPI ${CMAKE_CURRENT_SOURCE_DIR}/mpi/expect_mpi_failure.sh)
+  add_test(NAME mpi.fail.layout_error COMMAND bash ${EXPECT_MPI} 3 "tp x sp = 3 must divide the 2 attention heads" 30
+    ${MPIRUN} 3 ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo> verify --layout tp=3 ${STEPVIDEO_FIXTURES}/dit_tiny)
+  add_test(NAME mpi.fail.missing_weights COMMAND bash ${EXPECT_MPI} 4 "model.safetensors: no such file" 30
+    ${MPIRUN} 4 ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo> verify --layout tp=2,sp=2 ${BROKEN}/missing_weights)
+  add_test(NAME mpi.fail.world_mismatch COMMAND bash ${EXPECT_MPI} 3 "needs a multiple of tp\\*sp\\*pp\\*cfg = 3 ranks, the world has 4" 30
+    ${MPIRUN} 4 ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo> verify --layout tp=3 ${STEPVIDEO_FIXTURES}/dit_tiny)
+  set_tests_properties(mpi.fail.layout_error mpi.fail.missing_weights mpi.fail.world_mismatch
+    PROPERTIES LABELS mpi PROCESSORS 2 ENVIRONMENT "${MPI_TEST_ENV}")
+  set_tests_properties(mpi.fail.missing_weights PROPERTIES FIXTURES_REQUIRED broken_cases)
+endif()

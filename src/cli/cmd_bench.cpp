@@ -112,7 +112,7 @@ int bench_dit(const Args& args) {
 
 }  // namespace
 
-int cmd_bench(const Args& args) {
+int cmd_bench(const Args& args, const Context&) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "usage: stepvideo bench dit [options]   (stepvideo bench dit --help)\n";
     return args.empty() ? kExitUsage : kExitOk;

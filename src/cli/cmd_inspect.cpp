@@ -109,7 +109,7 @@ std::vector<fs::path> weight_subfolders(const fs::path& dir) {
 
 }  // namespace
 
-int cmd_inspect(const Args& args) {
+int cmd_inspect(const Args& args, const Context&) {
   po::options_description visible(
       "usage: stepvideo inspect [options] PATH\n\n"
       "Lists the tensors (name, dtype, shape, bytes) of a .safetensors file, a sharded\n"

@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
+#include "parallel/layout.h"
+#include "parallel/mpi_communicator.h"
 #include "verify/case_runner.h"
 
 namespace sv::cli {
@@ -38,12 +40,14 @@ void print_result(const verify::OutputResult& r) {
 
 }  // namespace
 
-int cmd_verify(const Args& args) {
+int cmd_verify(const Args& args, const Context& context) {
   po::options_description visible("stepvideo verify [options] CASE_DIR...\n\n"
                                   "Runs reference fixture folders (case.json names the kind) and "
                                   "compares every output with its tolerance");
   visible.add_options()("no-traces", po::bool_switch(),
-                        "skip intermediate (out.trace.*) comparisons");
+                        "skip intermediate (out.trace.*) comparisons")(
+      "layout", po::value<std::string>()->default_value(""),
+      "parallel layout for the DiT under mpirun, e.g. tp=2 or tp=2,sp=2");
   po::options_description hidden;
   hidden.add_options()("case", po::value<std::vector<std::string>>(), "fixture folders");
   po::positional_options_description positional;
@@ -55,18 +59,25 @@ int cmd_verify(const Args& args) {
 
   verify::VerifyOptions options;
   options.traces = !vm["no-traces"].as<bool>();
+  options.layout = Layout::parse(vm["layout"].as<std::string>());
+  options.mpi = &context.mpi;
+  // Every rank computes the same comparison; one prints it.
+  const bool printer = context.mpi.world_rank() == 0;
   int passed = 0, failed = 0;
   for (const std::string& dir : vm["case"].as<std::vector<std::string>>()) {
     const verify::FixtureCase fixture = verify::FixtureCase::open(dir);
     const verify::CaseReport report = verify::run_case(fixture, options);
-    fmt::print("{} ({}, {:.2f} s)\n", report.name, report.kind, report.seconds);
-    for (const auto& r : report.results) print_result(r);
     const bool ok = report.passed();
-    fmt::print("{} {}\n", ok ? "PASS" : "FAIL", report.name);
+    if (printer) {
+      fmt::print("{} ({}, {}, {:.2f} s)\n", report.name, report.kind, options.layout.str(),
+                 report.seconds);
+      for (const auto& r : report.results) print_result(r);
+      fmt::print("{} {}\n", ok ? "PASS" : "FAIL", report.name);
+    }
     (ok ? passed : failed) += 1;
     std::fflush(stdout);
   }
-  fmt::print("verify: {} passed, {} failed\n", passed, failed);
+  if (printer) fmt::print("verify: {} passed, {} failed\n", passed, failed);
   return failed ? kExitFailure : kExitOk;
 }
 

@@ -6,12 +6,23 @@
 #include <string>
 #include <vector>
 
+namespace sv {
+class MpiRuntime;
+}
+
 namespace sv::cli {
 
 using Args = std::vector<std::string>;  // arguments after the subcommand name
 
-int cmd_inspect(const Args& args);
-int cmd_verify(const Args& args);
-int cmd_bench(const Args& args);
+// What main() sets up for every subcommand: the MPI runtime (inactive for a
+// plain single-process run).
+struct Context {
+  const MpiRuntime& mpi;
+};
+
+int cmd_inspect(const Args& args, const Context& context);
+int cmd_verify(const Args& args, const Context& context);
+int cmd_bench(const Args& args, const Context& context);
+int cmd_encode_text(const Args& args, const Context& context);
 
 }  // namespace sv::cli

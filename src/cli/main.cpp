@@ -1,23 +1,27 @@
 // The stepvideo executable: dispatches to a subcommand and turns errors into
 // one line on stderr and a documented exit code.
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <boost/program_options/errors.hpp>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/memory.h"
 #include "core/version.h"
+#include "parallel/mpi_communicator.h"
 
 namespace {
 
 struct Subcommand {
   std::string_view name;
-  int (*run)(const sv::cli::Args&);
+  int (*run)(const sv::cli::Args&, const sv::cli::Context&);
   std::string_view summary;
 };
 
@@ -25,6 +29,7 @@ constexpr Subcommand kSubcommands[] = {
     {"inspect", sv::cli::cmd_inspect, "list the tensors of a weight file or model directory"},
     {"verify", sv::cli::cmd_verify, "run reference fixture cases and compare with tolerances"},
     {"bench", sv::cli::cmd_bench, "benchmark a component (bench dit ...)"},
+    {"encode-text", sv::cli::cmd_encode_text, "tokenize and encode a prompt with both text encoders"},
 };
 
 void print_usage(std::FILE* out) {
@@ -55,23 +60,39 @@ int main(int argc, char** argv) {
   const sv::cli::Args args(argv + 2, argv + argc);
   for (const auto& c : kSubcommands) {
     if (c.name != name) continue;
+    // Under mpirun/srun every rank runs the same subcommand; otherwise MPI
+    // stays uninitialised.
+    sv::MpiRuntime mpi(&argc, &argv);
+    sv::log_set_rank(mpi.world_rank());
+    std::string rank_prefix = mpi.world_size() > 1 ? " [rank " + std::to_string(mpi.world_rank()) + "]" : "";
+    int code = sv::cli::kExitOk;
+    std::string message;
     try {
-      return c.run(args);
+      return c.run(args, sv::cli::Context{mpi});
     } catch (const sv::Error& e) {
-      std::fprintf(stderr, "stepvideo %s: %s: %s\n", argv[1], sv::error_kind_name(e.kind()),
-                   e.what());
-      return sv::cli::exit_code_for(e.kind());
+      message = std::string(sv::error_kind_name(e.kind())) + ": " + e.what();
+      code = sv::cli::exit_code_for(e.kind());
     } catch (const boost::program_options::error& e) {
-      std::fprintf(stderr, "stepvideo %s: usage error: %s (see stepvideo %s --help)\n", argv[1],
-                   e.what(), argv[1]);
-      return sv::cli::kExitUsage;
+      message = std::string("usage error: ") + e.what() + " (see stepvideo " + argv[1] + " --help)";
+      code = sv::cli::kExitUsage;
     } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "stepvideo %s: out of memory\n", argv[1]);
-      return sv::cli::kExitInternal;
+      message = "out of memory";
+      code = sv::cli::kExitInternal;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "stepvideo %s: internal error: %s\n", argv[1], e.what());
-      return sv::cli::kExitInternal;
+      message = std::string("internal error: ") + e.what();
+      code = sv::cli::kExitInternal;
     }
+    // When every rank hits the same error (a bad layout, a missing file),
+    // rank 0 reports it and aborts the job; the others wait a moment so the
+    // message appears once. A rank that fails alone still reports within ~1 s.
+    if (mpi.world_size() > 1 && mpi.world_rank() != 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    std::fprintf(stderr, "stepvideo %s%s: %s\n", argv[1], rank_prefix.c_str(), message.c_str());
+    std::fflush(stderr);
+    // The other ranks may be waiting in a collective for this one: end them all.
+    if (mpi.world_size() > 1) mpi.abort(code);
+    return code;
   }
   std::string names;
   for (const auto& c : kSubcommands) names += (names.empty() ? "" : ", ") + std::string(c.name);

@@ -40,10 +40,18 @@ int64_t ParameterRegistry::total_elements() const {
   return n;
 }
 
-Scope Scope::child(std::string_view name) const { return Scope(*registry_, this->name(name)); }
+Scope Scope::child(std::string_view name) const {
+  Scope s(*registry_, this->name(name));
+  s.local_ = local_;
+  return s;
+}
 
-Scope Scope::child(int64_t index) const {
-  return Scope(*registry_, this->name(std::to_string(index)));
+Scope Scope::child(int64_t index) const { return child(std::string_view(std::to_string(index))); }
+
+Scope Scope::remote() const {
+  Scope s = *this;
+  s.local_ = false;
+  return s;
 }
 
 std::string Scope::name(std::string_view leaf) const {
@@ -51,7 +59,9 @@ std::string Scope::name(std::string_view leaf) const {
 }
 
 Parameter& Scope::param(std::string_view leaf, Shape shape, Init init, Shard shard) const {
-  return registry_->declare(name(leaf), std::move(shape), init, shard);
+  Parameter& p = registry_->declare(name(leaf), std::move(shape), init, shard);
+  p.local = local_;
+  return p;
 }
 
 }  // namespace sv

@@ -37,6 +37,9 @@ struct Parameter {
   Shard shard;
   Init init = Init::FanIn;
   Tensor value;      // f32, this rank's slice; undefined until loaded
+  // False for parameters another rank holds (e.g. blocks of another pipeline
+  // stage): declared so the checkpoint is checked as a whole, never read here.
+  bool local = true;
 
   Shape local_shape() const;
 };
@@ -59,12 +62,15 @@ class Scope {
       : registry_(&registry), prefix_(std::move(prefix)) {}
   Scope child(std::string_view name) const;
   Scope child(int64_t index) const;
+  // The same position, declaring parameters that live on another rank.
+  Scope remote() const;
   std::string name(std::string_view leaf) const;
   Parameter& param(std::string_view leaf, Shape shape, Init init, Shard shard = {}) const;
 
  private:
   ParameterRegistry* registry_;
   std::string prefix_;
+  bool local_ = true;
 };
 
 }  // namespace sv

@@ -72,17 +72,23 @@ void load_parameters(ParameterRegistry& registry, const io::Checkpoint& checkpoi
     throw CheckpointError(message);
   }
   for (const auto& p : registry.parameters()) {
-    p->value = read_slice(checkpoint.tensor(p->name), *p);
+    if (p->local) p->value = read_slice(checkpoint.tensor(p->name), *p);
   }
 }
 
 void init_parameters_random(ParameterRegistry& registry, uint64_t seed) {
-  std::mt19937_64 rng(seed);
   for (const auto& p : registry.parameters()) {
-    const Shape shape = p->local_shape();
-    Tensor t = Tensor::empty(shape, DType::F32);
-    float* v = t.data<float>();
-    const int64_t n = t.numel();
+    if (!p->local) continue;
+    // Each parameter draws from its own stream keyed by its name, and the
+    // whole tensor is drawn before slicing, so every parallel layout sees the
+    // same model as one rank does.
+    uint64_t h = 1469598103934665603ull;  // FNV-1a of the name
+    for (unsigned char ch : p->name) h = (h ^ ch) * 1099511628211ull;
+    std::mt19937_64 rng(seed ^ h);
+    const Shape& shape = p->full_shape;
+    Tensor full = Tensor::empty(shape, DType::F32);
+    float* v = full.data<float>();
+    const int64_t n = full.numel();
     double bound = 0.0, offset = 0.0;
     switch (p->init) {
       case Init::FanIn: {
@@ -101,7 +107,7 @@ void init_parameters_random(ParameterRegistry& registry, uint64_t seed) {
     for (int64_t i = 0; i < n; ++i) {
       v[i] = static_cast<float>(offset + (bound > 0.0 ? dist(rng) : 0.0));
     }
-    p->value = std::move(t);
+    p->value = read_slice(full, *p);
   }
 }
 

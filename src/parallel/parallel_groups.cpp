@@ -4,9 +4,21 @@
 
 namespace sv {
 
+ParallelGroups ParallelGroups::single() {
+  ParallelGroups g;
+  g.world = make_self_communicator("world");
+  g.tp = make_self_communicator("tp");
+  g.sp = make_self_communicator("sp");
+  g.pp = make_self_communicator("pp");
+  g.cfg = make_self_communicator("cfg");
+  g.dp = make_self_communicator("dp");
+  return g;
+}
+
 std::string ParallelGroups::describe() const {
-  return fmt::format("tp {}/{} sp {}/{} pp {}/{} cfg {}/{} dp {}/{}", tp_rank, tp_size, sp_rank,
-                     sp_size, pp_rank, pp_size, cfg_rank, cfg_size, dp_rank, dp_size);
+  return fmt::format("rank {}/{}: dp {}/{} cfg {}/{} pp {}/{} sp {}/{} tp {}/{}", world_rank,
+                     world_size, coords.dp, dp_size, coords.cfg, layout.cfg, coords.pp, layout.pp,
+                     coords.sp, layout.sp, coords.tp, layout.tp);
 }
 
 }  // namespace sv

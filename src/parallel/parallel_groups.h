@@ -1,23 +1,36 @@
-// This rank's place in the parallel layout (DESIGN.md section 5). The MPI
-// runtime that builds real sub-communicators arrives with the parallel
-// runtime; until then every model is built for a single rank, and layers read
-// their shard (tp index and size) from here rather than from globals.
+// This rank's place in the parallel layout (DESIGN.md section 5) and the
+// communicators of its groups. Passed explicitly to models and stages; there
+// is no global communicator.
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "parallel/communicator.h"
+#include "parallel/layout.h"
 
 namespace sv {
 
 struct ParallelGroups {
-  int tp_size = 1, tp_rank = 0;
-  int sp_size = 1, sp_rank = 0;
-  int pp_size = 1, pp_rank = 0;
-  int cfg_size = 1, cfg_rank = 0;
-  int dp_size = 1, dp_rank = 0;
+  Layout layout;
+  RankCoords coords;
+  int world_size = 1, world_rank = 0;
+  int dp_size = 1;
+  // Each group holds the ranks that differ only in that coordinate.
+  std::shared_ptr<Communicator> world, tp, sp, pp, cfg, dp;
 
-  static ParallelGroups single() { return {}; }
-  int world_size() const { return tp_size * sp_size * pp_size * cfg_size * dp_size; }
-  std::string describe() const;
+  int tp_size() const { return layout.tp; }
+  int tp_rank() const { return coords.tp; }
+  int sp_size() const { return layout.sp; }
+  int sp_rank() const { return coords.sp; }
+  int pp_size() const { return layout.pp; }
+  int pp_rank() const { return coords.pp; }
+  int cfg_size() const { return layout.cfg; }
+  int cfg_rank() const { return coords.cfg; }
+
+  // One rank, every group of size 1.
+  static ParallelGroups single();
+  std::string describe() const;  // "rank 3/8: dp 0/1 cfg 1/2 pp 0/1 sp 0/2 tp 1/2"
 };
 
 }  // namespace sv

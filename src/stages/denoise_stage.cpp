@@ -1,5 +1,7 @@
 #include "stages/denoise_stage.h"
 
+#include <vector>
+
 namespace sv {
 
 namespace {
@@ -13,6 +15,15 @@ Tensor repeat_batch(const Tensor& x) {
   out.slice(0, 0, b).copy_from(x);
   out.slice(0, b, 2 * b).copy_from(x);
   return out;
+}
+
+// Rows [first, first + n) of every conditioning tensor.
+TextConditioning rows_of(const TextConditioning& t, int64_t first, int64_t n) {
+  TextConditioning r;
+  r.y = t.y.slice(0, first, first + n).contiguous();
+  if (t.clip.defined()) r.clip = t.clip.slice(0, first, first + n).contiguous();
+  r.mask = t.mask.slice(0, first, first + n).contiguous();
+  return r;
 }
 
 }  // namespace
@@ -33,16 +44,31 @@ Tensor DenoiseStage::run(const Tensor& latents, const TextConditioning& text,
   SV_CHECK_AS(InputError, options.first_step >= 0 && options.first_step <= schedule.steps(),
               "resume step {} outside [0, {}]", options.first_step, schedule.steps());
 
+  // CFG parallel: the two halves of the guidance batch run on the two ranks of
+  // the cfg group, which swap their velocity predictions once per step.
+  const ParallelGroups& groups = dit_.groups();
+  const bool split_cfg = guided && groups.cfg_size() == 2;
+  const TextConditioning mine =
+      split_cfg ? rows_of(text, groups.cfg_rank() * batch, batch) : text;
+
   Tensor x = latents.to(DType::F32).clone();
   DitInputs in;
-  in.encoder_hidden_states = text.y;
-  in.encoder_hidden_states_2 = text.clip;
-  in.encoder_attention_mask = text.mask;
+  in.encoder_hidden_states = mine.y;
+  in.encoder_hidden_states_2 = mine.clip;
+  in.encoder_attention_mask = mine.mask;
   for (int64_t i = options.first_step; i < schedule.steps(); ++i) {
     const auto si = static_cast<size_t>(i);
-    in.hidden_states = guided ? repeat_batch(x) : x;
-    in.timestep = Tensor::full(Shape{rows}, schedule.timesteps[si]);
-    const Tensor out = dit_.forward(in);
+    in.hidden_states = guided && !split_cfg ? repeat_batch(x) : x;
+    in.timestep = Tensor::full(Shape{in.hidden_states.dim(0)}, schedule.timesteps[si]);
+    Tensor out = dit_.forward(in);
+    if (split_cfg) {
+      std::vector<int64_t> dims = out.shape().dims();
+      dims[0] = rows;
+      Tensor both = Tensor::empty(Shape(dims), DType::F32);
+      const std::vector<int64_t> counts{out.numel(), out.numel()};
+      groups.cfg->all_gatherv(out.data<float>(), both.data<float>(), counts);
+      out = both;
+    }
     const Tensor v = guided ? classifier_free_guidance(out.slice(0, 0, batch),
                                                        out.slice(0, batch, rows), options.cfg_scale)
                             : out;

@@ -26,6 +26,14 @@ constexpr KindRunner kRunners[] = {
 
 }  // namespace
 
+ParallelGroups VerifyOptions::groups_for(int64_t heads, int64_t layers) const {
+  if (mpi == nullptr) {
+    validate_layout(layout, 1, heads, layers);
+    return ParallelGroups::single();
+  }
+  return make_parallel_groups(*mpi, layout, heads, layers);
+}
+
 bool CaseReport::passed() const {
   bool any_output = false;
   for (const auto& r : results) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/mpi_groups.h"
 #include "parallel/parallel_groups.h"
 #include "verify/fixture_case.h"
 
@@ -26,8 +27,11 @@ struct CaseReport {
 };
 
 struct VerifyOptions {
-  ParallelGroups groups = ParallelGroups::single();
+  Layout layout;                    // parallel layout for models that support one
+  const MpiRuntime* mpi = nullptr;  // null: a single process
   bool traces = true;
+  // Groups for a model with this many heads and layers (validates the layout).
+  ParallelGroups groups_for(int64_t heads, int64_t layers) const;
 };
 
 // Collects results as a runner produces them.

@@ -16,7 +16,7 @@ void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options,
               "{}: a denoise config needs 'transformer' and 'scheduler'",
               fixture.config_path().string());
   const DitConfig dit_config = DitConfig::from_json(config["transformer"], fixture.config_path());
-  DitModel dit(dit_config, options.groups);
+  DitModel dit(dit_config, options.groups_for(dit_config.num_attention_heads, dit_config.num_layers));
   load_parameters(dit.registry(), io::Checkpoint::open(fixture.model_path()));
 
   const nlohmann::json& args = fixture.json().at("call").at("args");

@@ -10,7 +10,7 @@ namespace sv::verify {
 
 void run_dit_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report) {
   const DitConfig config = DitConfig::from_file(fixture.config_path());
-  DitModel model(config, options.groups);
+  DitModel model(config, options.groups_for(config.num_attention_heads, config.num_layers));
   load_parameters(model.registry(), io::Checkpoint::open(fixture.model_path()));
 
   DitInputs in;

@@ -16,3 +16,8 @@ head -c 1000000 "$src/model.safetensors" >"$dir/truncated_weights/model.safetens
 mkdir "$dir/wrong_shape"
 for f in case.json io.safetensors model.safetensors; do ln -s "$(realpath "$src/$f")" "$dir/wrong_shape/$f"; done
 sed 's/"num_attention_heads": 2/"num_attention_heads": 3/' "$src/config.json" >"$dir/wrong_shape/config.json"
+
+mkdir "$dir/missing_weights"
+for f in case.json io.safetensors config.json; do ln -s "$(realpath "$src/$f")" "$dir/missing_weights/$f"; done
+sed 's/"num_attention_heads": 2/"num_attention_heads": 4/' "$src/config.json" >"$dir/missing_weights/config.json.tmp"
+mv "$dir/missing_weights/config.json.tmp" "$dir/missing_weights/config.json"

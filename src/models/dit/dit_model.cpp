@@ -9,6 +9,7 @@
 #include "ops/modulate.h"
 #include "ops/patchify.h"
 #include "ops/timestep_embedding.h"
+#include "parallel/ulysses.h"
 
 namespace sv {
 
@@ -36,7 +37,15 @@ std::vector<int64_t> key_lengths(const Tensor& mask, int64_t batch, int64_t keys
 
 }  // namespace
 
-DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups) : config_(config) {
+DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups)
+    : config_(config), groups_(groups) {
+  // Contiguous layer ranges, the first stages one layer longer when uneven.
+  const int64_t stages = groups.pp_size(), stage = groups.pp_rank();
+  SV_CHECK_AS(ConfigError, stages <= config.num_layers,
+              "pp={} exceeds the {} transformer layers", stages, config.num_layers);
+  const int64_t base = config.num_layers / stages, extra = config.num_layers % stages;
+  first_block_ = stage * base + std::min(stage, extra);
+  last_block_ = first_block_ + base + (stage < extra ? 1 : 0);
   const Scope root(registry_);
   const int64_t d = config.inner_dim(), p = config.patch_size;
   scale_shift_table_ = &root.param("scale_shift_table", Shape{2, d}, Init::Table);
@@ -44,8 +53,9 @@ DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups) : conf
   patch_weight_ = &patch.param("weight", Shape{d, config.in_channels, p, p}, Init::FanIn);
   patch_bias_ = &patch.param("bias", Shape{d}, Init::Bias);
   for (int64_t i = 0; i < config.num_layers; ++i) {
-    blocks_.push_back(std::make_unique<DitBlock>(root.child("transformer_blocks").child(i), d,
-                                                 config.attention_head_dim, groups));
+    const bool here = i >= first_block_ && i < last_block_;
+    const Scope blocks = here ? root.child("transformer_blocks") : root.child("transformer_blocks").remote();
+    blocks_.push_back(std::make_unique<DitBlock>(blocks.child(i), d, config.attention_head_dim, groups));
   }
   norm_out_ = std::make_unique<LayerNorm>(root.child("norm_out"), d, config.norm_eps,
                                           config.norm_elementwise_affine);
@@ -128,13 +138,32 @@ Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
   const int64_t max_len = *std::max_element(kv_lens.begin(), kv_lens.end());
   text = text.slice(1, 0, max_len).contiguous();
 
+  // Sequence parallel: this rank keeps its contiguous range of tokens.
   const ops::RopeGrid grid{frames, hp, wp};
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    blocks_[i]->forward(x, text, kv_lens, t6, grid);
-    if (trace) emit("transformer_blocks." + std::to_string(i), x);
+  const TokenSplit split = TokenSplit::even(grid.tokens(), groups_.sp_size());
+  if (groups_.sp_size() > 1) {
+    const auto r = static_cast<size_t>(groups_.sp_rank());
+    x = x.slice(1, split.offsets[r], split.offsets[r] + split.counts[r]).contiguous();
   }
+  run_blocks(x, text, kv_lens, t6, grid, split, trace);
 
-  // Output: LayerNorm, modulation by scale_shift_table + embedded_timestep, projection.
+  // Output (computed on the last stage, then shared along the pipeline):
+  // LayerNorm, modulation by scale_shift_table + embedded_timestep, projection.
+  const bool last_stage = groups_.pp_rank() == groups_.pp_size() - 1;
+  Tensor result = Tensor::empty(Shape{batch, frames, config_.out_channels, video.dim(3), video.dim(4)},
+                                DType::F32);
+  if (last_stage) result = output_layer(x, embedded_timestep, split, frames, hp, wp);
+  if (groups_.pp_size() > 1) {
+    groups_.pp->broadcast_bytes(result.data<float>(), static_cast<int64_t>(result.nbytes()),
+                                groups_.pp_size() - 1);
+  }
+  return result;
+}
+
+Tensor DitModel::output_layer(const Tensor& x, const Tensor& embedded_timestep,
+                              const TokenSplit& split, int64_t frames, int64_t hp,
+                              int64_t wp) const {
+  const int64_t batch = x.dim(0), d = config_.inner_dim(), p = config_.patch_size;
   Tensor h = (*norm_out_)(x);
   Tensor shift_scale = Tensor::empty(Shape{batch, 2, d}, DType::F32);
   const float* table = scale_shift_table_->value.data<float>();
@@ -147,8 +176,41 @@ Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
     }
   }
   ops::modulate_(h, shift_scale.select(1, 0), shift_scale.select(1, 1));
-  const Tensor out = (*proj_out_)(h);
+  const Tensor out = gather_tokens((*proj_out_)(h), split, *groups_.sp);
   return ops::unpatchify(out, frames, hp, wp, p, config_.out_channels);
+}
+
+void DitModel::run_blocks(Tensor& x, const Tensor& text, const std::vector<int64_t>& kv_lens,
+                          const Tensor& t6, const ops::RopeGrid& grid, const TokenSplit& split,
+                          const TraceFn& trace) const {
+  const auto first = static_cast<size_t>(first_block_), last = static_cast<size_t>(last_block_);
+  if (groups_.pp_size() == 1) {
+    for (size_t i = first; i < last; ++i) {
+      blocks_[i]->forward(x, text, kv_lens, t6, grid, split);
+      // Traces are whole-sequence values: only a one-rank sequence has them.
+      if (trace && groups_.sp_size() == 1) trace("transformer_blocks." + std::to_string(i), x);
+    }
+    return;
+  }
+  const int stage = groups_.pp_rank(), stages = groups_.pp_size();
+  Communicator& pp = *groups_.pp;
+  const int64_t batch = x.dim(0);
+  for (int64_t b = 0; b < batch; ++b) {
+    Tensor xb = x.slice(0, b, b + 1).contiguous();
+    if (stage > 0) {
+      xb = Tensor::empty(xb.shape(), DType::F32);
+      pp.recv(xb.data<float>(), xb.numel(), stage - 1, static_cast<int>(b));
+    }
+    const Tensor text_b = text.slice(0, b, b + 1).contiguous();
+    const Tensor t6_b = t6.slice(0, b, b + 1).contiguous();
+    const std::span<const int64_t> kv_b(kv_lens.data() + b, 1);
+    for (size_t i = first; i < last; ++i) blocks_[i]->forward(xb, text_b, kv_b, t6_b, grid, split);
+    if (stage < stages - 1) {
+      pp.send(xb.data<float>(), xb.numel(), stage + 1, static_cast<int>(b));
+    } else {
+      x.slice(0, b, b + 1).copy_from(xb);
+    }
+  }
 }
 
 double DitModel::forward_flops(const DitConfig& c, int64_t batch, int64_t video_tokens,

@@ -13,6 +13,7 @@
 #include "models/dit/dit_block.h"
 #include "models/dit/dit_config.h"
 #include "parallel/parallel_groups.h"
+#include "parallel/token_split.h"
 
 namespace sv {
 
@@ -37,17 +38,33 @@ class DitModel {
   ParameterRegistry& registry() { return registry_; }
   const ParameterRegistry& registry() const { return registry_; }
   const DitConfig& config() const { return config_; }
+  const ParallelGroups& groups() const { return groups_; }
 
   // Returns the velocity prediction, f32 [B, F, out_channels, H, W].
   Tensor forward(const DitInputs& inputs, const TraceFn& trace = {}) const;
 
   // Matrix-multiply FLOPs of one forward pass (linear layers and both
   // attentions), for benchmarks.
+  // Blocks [first, last) run on this pipeline stage.
+  int64_t first_block() const { return first_block_; }
+  int64_t last_block() const { return last_block_; }
+
   static double forward_flops(const DitConfig& config, int64_t batch, int64_t video_tokens,
                               int64_t text_tokens, int64_t clip_tokens);
 
  private:
+  // Runs this stage's blocks on x (this rank's tokens), receiving from and
+  // sending to the neighbouring pipeline stages one batch row at a time so
+  // the stages overlap.
+  Tensor output_layer(const Tensor& x, const Tensor& embedded_timestep, const TokenSplit& split,
+                      int64_t frames, int64_t hp, int64_t wp) const;
+  void run_blocks(Tensor& x, const Tensor& text, const std::vector<int64_t>& kv_lens,
+                  const Tensor& t6, const ops::RopeGrid& grid, const TokenSplit& split,
+                  const TraceFn& trace) const;
+
   DitConfig config_;
+  ParallelGroups groups_;
+  int64_t first_block_ = 0, last_block_ = 0;
   ParameterRegistry registry_;
   // Declared in the constructor in upstream state_dict order.
   Parameter* scale_shift_table_;  // [2, D]

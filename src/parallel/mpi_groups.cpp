@@ -1,0 +1,47 @@
+#include "parallel/mpi_groups.h"
+
+#include "core/error.h"
+#include "core/log.h"
+
+namespace sv {
+
+namespace {
+
+// Ranks sharing every coordinate but `varying` form one group; the colour is
+// the rank with that coordinate zeroed, the key the coordinate itself.
+std::shared_ptr<Communicator> split(const Layout& layout, int world_size, const RankCoords& me,
+                                    int RankCoords::*varying, const char* name) {
+  RankCoords base = me;
+  base.*varying = 0;
+  MPI_Comm comm = MPI_COMM_NULL;
+  const int code = MPI_Comm_split(MPI_COMM_WORLD, rank_of(layout, world_size, base), me.*varying, &comm);
+  SV_CHECK_AS(CommError, code == MPI_SUCCESS, "MPI_Comm_split for the {} group failed", name);
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  return make_mpi_communicator(comm, name);
+}
+
+}  // namespace
+
+ParallelGroups make_parallel_groups(const MpiRuntime& runtime, const Layout& layout, int64_t heads,
+                                    int64_t layers) {
+  validate_layout(layout, runtime.world_size(), heads, layers);
+  if (!runtime.active()) return ParallelGroups::single();
+  ParallelGroups g;
+  g.layout = layout;
+  g.world_size = runtime.world_size();
+  g.world_rank = runtime.world_rank();
+  g.dp_size = data_parallel_size(layout, g.world_size);
+  g.coords = rank_coords(layout, g.world_size, g.world_rank);
+  MPI_Comm world = MPI_COMM_NULL;
+  MPI_Comm_dup(MPI_COMM_WORLD, &world);
+  g.world = make_mpi_communicator(world, "world");
+  g.tp = split(layout, g.world_size, g.coords, &RankCoords::tp, "tp");
+  g.sp = split(layout, g.world_size, g.coords, &RankCoords::sp, "sp");
+  g.pp = split(layout, g.world_size, g.coords, &RankCoords::pp, "pp");
+  g.cfg = split(layout, g.world_size, g.coords, &RankCoords::cfg, "cfg");
+  g.dp = split(layout, g.world_size, g.coords, &RankCoords::dp, "dp");
+  log_info("parallel layout {} ({} replica(s)): {}", layout.str(), g.dp_size, g.describe());
+  return g;
+}
+
+}  // namespace sv

@@ -1,0 +1,26 @@
+# MPI tests: real ranks under mpirun, oversubscribed on small machines, as root
+# when CI runs as root. One OpenMP thread per rank: more spin against each other.
+set(MPIRUN ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG})
+set(MPIRUN_FLAGS ${MPIEXEC_PREFLAGS} --oversubscribe --allow-run-as-root)
+set(MPI_TEST_ENV "OMP_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+
+add_executable(stepvideo_mpi_tests mpi/test_dit_parallel.cpp)
+target_compile_options(stepvideo_mpi_tests PRIVATE ${STEPVIDEO_WARNINGS})
+target_link_libraries(stepvideo_mpi_tests PRIVATE stepvideo_core GTest::gtest)
+
+# stepvideo_mpi_layout_test(LAYOUT RANKS): DiT forward and denoising under LAYOUT equal 1 rank.
+function(stepvideo_mpi_layout_test layout ranks)
+  string(REPLACE "," "_" name "${layout}")
+  add_test(NAME mpi.dit_equivalence.${name}
+    COMMAND ${MPIRUN} ${ranks} ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo_mpi_tests>)
+  set_tests_properties(mpi.dit_equivalence.${name} PROPERTIES LABELS mpi PROCESSORS ${ranks}
+    TIMEOUT 300 ENVIRONMENT "${MPI_TEST_ENV};STEPVIDEO_TEST_LAYOUT=${layout}")
+endfunction()
+stepvideo_mpi_layout_test("tp=2" 2)
+stepvideo_mpi_layout_test("sp=2" 2)
+stepvideo_mpi_layout_test("tp=2,sp=2" 4)
+stepvideo_mpi_layout_test("sp=4" 4)
+stepvideo_mpi_layout_test("cfg=2" 2)
+stepvideo_mpi_layout_test("pp=2" 2)
+stepvideo_mpi_layout_test("tp=2,pp=2" 4)
+stepvideo_mpi_layout_test("cfg=2,pp=2" 4)
