@@ -1,6 +1,6 @@
 # Registers one ctest per public reference case whose kind `stepvideo verify`
 # supports, and the tests that need fixture data files.
-set(STEPVIDEO_VERIFY_KINDS dit scheduler denoise)
+set(STEPVIDEO_VERIFY_KINDS dit scheduler denoise vae_decode vae_encode)
 
 file(GLOB _case_files "${STEPVIDEO_FIXTURES}/*/case.json")
 set(_unsupported "")

@@ -22,6 +22,8 @@ constexpr KindRunner kRunners[] = {
     {"dit", run_dit_case},
     {"scheduler", run_scheduler_case},
     {"denoise", run_denoise_case},
+    {"vae_decode", run_vae_decode_case},
+    {"vae_encode", run_vae_encode_case},
 };
 
 }  // namespace

@@ -52,5 +52,7 @@ CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options);
 void run_dit_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 void run_scheduler_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_vae_decode_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_vae_encode_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 
 }  // namespace sv::verify

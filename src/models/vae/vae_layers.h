@@ -1,0 +1,151 @@
+// The building blocks of the Video-VAE v2 (upstream stepvideo/vae/vae.py), on
+// channel-last activations [1, T, H, W, C].
+//
+// Every layer that looks back in time takes an optional state. Without one it
+// processes a whole sequence from its start (the zero frames of causal
+// padding in front), as upstream does; with one it continues a stream: the
+// causal convolutions carry their last input frames and the attention its
+// keys and values, so feeding frames one at a time gives the same result as
+// feeding them all at once. That is what bounds the decoder's memory.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "backend/cpu/conv3d.h"
+#include "layers/parameter.h"
+#include "models/vae/vae_config.h"
+
+namespace sv::vae {
+
+// Called with upstream module paths ("mid.attn_1", ...) and their outputs
+// (channel-last). A streamed run reports a module several times, once per piece.
+using TraceFn = std::function<void(std::string_view name, const Tensor& value)>;
+
+// A convolution whose weights live at `scope` ("weight", "bias"): Conv3d
+// [out, in, kt, kh, kw], or Conv2d [out, in, kh, kw] applied to every frame.
+class ConvLayer {
+ public:
+  ConvLayer(const Scope& scope, int64_t in, int64_t out, std::array<int64_t, 3> kernel, bool conv2d,
+            const cpu::Conv3dParams& params);
+  ConvLayer(ConvLayer&&) noexcept;
+  ~ConvLayer();
+  // The same parameters with other stride/padding.
+  ConvLayer with_params(const cpu::Conv3dParams& params) const;
+  Tensor forward(const Tensor& x) const;
+  std::array<int64_t, 3> kernel() const { return kernel_; }
+
+ private:
+  ConvLayer(Parameter* weight, Parameter* bias, std::array<int64_t, 3> kernel, bool conv2d,
+            const cpu::Conv3dParams& params);
+  Parameter* weight_;
+  Parameter* bias_;
+  std::array<int64_t, 3> kernel_;
+  bool conv2d_;
+  cpu::Conv3dParams params_;
+  // Built on first use: the weights are loaded after the declaration.
+  mutable std::unique_ptr<cpu::Conv3d> conv_;
+};
+
+// The last kt - 1 input frames of a causal convolution; undefined until the
+// first frames arrive (the zero frames of the causal padding).
+struct ConvCache {
+  Tensor frames;
+};
+
+// CausalConv: kernel k in t, h, w; time padded with k - 1 zero frames in front
+// and none behind (for any stride, as upstream), spatially k / 2 on both sides.
+// `scope` is where the nn.Conv3d's tensors are.
+class CausalConv3d {
+ public:
+  CausalConv3d(const Scope& scope, int64_t in, int64_t out, int64_t kernel, int64_t stride = 1);
+  // cache == nullptr: x is a whole sequence from its first frame.
+  Tensor forward(const Tensor& x, ConvCache* cache = nullptr) const;
+
+ private:
+  int64_t kernel_, stride_;
+  ConvLayer whole_;   // with the causal zero frames as padding
+  ConvLayer stream_;  // no time padding: the cache supplies the frames in front
+};
+
+// GroupNorm with per-frame statistics (version 2), optionally fused with SiLU.
+class VaeGroupNorm {
+ public:
+  VaeGroupNorm(const Scope& scope, int64_t channels, const VaeConfig& config);
+  Tensor forward(const Tensor& x, bool silu) const;
+
+ private:
+  Parameter* weight_;
+  Parameter* bias_;
+  int64_t groups_;
+  float eps_;
+};
+
+struct ResnetState {
+  ConvCache conv1, conv2;
+};
+
+// Resnet3DBlock: h = conv2(SiLU(GN2(conv1(SiLU(GN1(x)))))) + (nin_shortcut(x) or x).
+class Resnet3DBlock {
+ public:
+  Resnet3DBlock(const Scope& scope, int64_t in, int64_t out, const VaeConfig& config);
+  Tensor forward(const Tensor& x, ResnetState* state = nullptr) const;
+
+ private:
+  VaeGroupNorm norm1_;
+  CausalConv3d conv1_;
+  VaeGroupNorm norm2_;
+  CausalConv3d conv2_;
+  std::unique_ptr<CausalConv3d> nin_shortcut_;  // when in != out
+};
+
+// Keys and values of every token seen so far.
+struct AttnState {
+  Tensor k, v;  // [1, tokens, C]
+  int64_t tokens = 0;
+};
+
+// AttnBlock: one head over the flattened (t, h, w) tokens, token-causal.
+class AttnBlock {
+ public:
+  AttnBlock(const Scope& scope, int64_t channels, const VaeConfig& config);
+  Tensor forward(const Tensor& x, AttnState* state = nullptr) const;
+
+ private:
+  int64_t channels_;
+  VaeGroupNorm norm_;
+  Parameter *q_w_, *q_b_, *k_w_, *k_b_, *v_w_, *v_b_, *proj_w_, *proj_b_;
+};
+
+struct UpsampleState {
+  ConvCache conv1, conv2;
+};
+
+// Upsample3D: nearest x2 in t, h, w, then Res3DBlockUpsample (post-norm,
+// double residual): h = GN2(conv2(SiLU(GN1(conv1(x))))); out = SiLU(h + x) + x.
+class Upsample3D {
+ public:
+  Upsample3D(const Scope& scope, int64_t channels, const VaeConfig& config);
+  Tensor forward(const Tensor& x, UpsampleState* state = nullptr) const;
+
+ private:
+  CausalConv3d conv1_;
+  VaeGroupNorm norm1_;
+  CausalConv3d conv2_;
+  VaeGroupNorm norm2_;
+};
+
+// Upsample2D: per frame, nearest x2 in h, w, then a 3x3 Conv2d with padding 1.
+class Upsample2D {
+ public:
+  Upsample2D(const Scope& scope, int64_t channels);
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  ConvLayer conv_;
+};
+
+}  // namespace sv::vae

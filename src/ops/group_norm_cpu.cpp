@@ -1,0 +1,124 @@
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "ops/fast_math.h"
+#include "ops/group_norm.h"
+#include "ops/op_checks.h"
+
+namespace sv::ops {
+
+namespace {
+
+// Per-group sums of one row, accumulated in double per thread and then
+// combined: a video frame is one row of ~540k positions, so the row itself
+// has to be split across threads, and f32 sums over that many values would
+// lose digits the fixtures can see.
+void row_group_sums(const float* x, int64_t s, int64_t c, int64_t cg, const double* mean,
+                    std::vector<double>& out) {
+  const int64_t groups = c / cg;
+  std::fill(out.begin(), out.end(), 0.0);
+#pragma omp parallel if (s * c > (1 << 16))
+  {
+    std::vector<double> local(static_cast<size_t>(groups), 0.0);
+    std::vector<float> row_acc(static_cast<size_t>(c));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < s; ++p) {
+      const float* xr = x + p * c;
+      for (int64_t g = 0; g < groups; ++g) {
+        const float* xg = xr + g * cg;
+        double acc = 0.0;
+        if (mean == nullptr) {
+          for (int64_t i = 0; i < cg; ++i) acc += xg[i];
+        } else {
+          const double m = mean[g];
+          for (int64_t i = 0; i < cg; ++i) {
+            const double d = xg[i] - m;
+            acc += d * d;
+          }
+        }
+        local[static_cast<size_t>(g)] += acc;
+      }
+    }
+#pragma omp critical
+    for (int64_t g = 0; g < groups; ++g)
+      out[static_cast<size_t>(g)] += local[static_cast<size_t>(g)];
+  }
+}
+
+}  // namespace
+
+void group_norm_into(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                     float eps, bool silu, const Tensor& out) {
+  require_f32_contiguous(x, "group_norm", "input");
+  require_f32_contiguous(out, "group_norm", "output");
+  SV_CHECK(x.rank() == 3, "group_norm: input must be [rows, positions, channels], got {}",
+           x.describe());
+  SV_CHECK(out.shape() == x.shape(), "group_norm: output {} for input {}", out.describe(),
+           x.describe());
+  const int64_t rows = x.dim(0), s = x.dim(1), c = x.dim(2);
+  SV_CHECK(groups > 0 && c % groups == 0, "group_norm: {} channels do not split into {} groups", c,
+           groups);
+  SV_CHECK(weight.defined() == bias.defined(), "group_norm: weight and bias go together");
+  const float* w = nullptr;
+  const float* b = nullptr;
+  if (weight.defined()) {
+    require_f32_contiguous(weight, "group_norm", "weight");
+    require_f32_contiguous(bias, "group_norm", "bias");
+    SV_CHECK(weight.numel() == c && bias.numel() == c,
+             "group_norm: weight {} bias {} for {} channels", weight.describe(), bias.describe(),
+             c);
+    w = weight.data<float>();
+    b = bias.data<float>();
+  }
+  const int64_t cg = c / groups;
+  const double count = static_cast<double>(s * cg);
+  std::vector<double> mean(static_cast<size_t>(groups)), sq(static_cast<size_t>(groups));
+  std::vector<float> centre(static_cast<size_t>(c)), scale(static_cast<size_t>(c)),
+      shift(static_cast<size_t>(c));
+  const float* xp = x.data<float>();
+  float* yp = out.data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = xp + r * s * c;
+    float* yr = yp + r * s * c;
+    row_group_sums(xr, s, c, cg, nullptr, mean);
+    for (double& m : mean) m /= count;
+    row_group_sums(xr, s, c, cg, mean.data(), sq);
+    // Centre first, then one multiply-add: folding the mean into the shift
+    // would cancel catastrophically when |mean| >> std.
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const auto g = static_cast<size_t>(ch / cg);
+      const double inv = 1.0 / std::sqrt(sq[g] / count + static_cast<double>(eps));
+      centre[static_cast<size_t>(ch)] = static_cast<float>(mean[g]);
+      scale[static_cast<size_t>(ch)] = static_cast<float>(inv * (w ? w[ch] : 1.0));
+      shift[static_cast<size_t>(ch)] = b ? b[ch] : 0.0f;
+    }
+    const float* ce = centre.data();
+    const float* sc = scale.data();
+    const float* sh = shift.data();
+#pragma omp parallel for schedule(static) if (s * c > (1 << 16))
+    for (int64_t p = 0; p < s; ++p) {
+      const float* xi = xr + p * c;
+      float* yi = yr + p * c;
+      if (silu) {
+#pragma omp simd
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const float v = (xi[ch] - ce[ch]) * sc[ch] + sh[ch];
+          yi[ch] = v / (1.0f + fast_exp(-v));
+        }
+      } else {
+#pragma omp simd
+        for (int64_t ch = 0; ch < c; ++ch) yi[ch] = (xi[ch] - ce[ch]) * sc[ch] + sh[ch];
+      }
+    }
+  }
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                  float eps, bool silu) {
+  Tensor y = Tensor::empty(x.shape(), DType::F32);
+  group_norm_into(x, groups, weight, bias, eps, silu, y);
+  return y;
+}
+
+}  // namespace sv::ops
