@@ -10,7 +10,7 @@ PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev
   openmpi-bin libopenmpi-dev
   libhdf5-dev
-  libsentencepiece-dev sentencepiece
+  libsentencepiece-dev sentencepiece libicu-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 )
 

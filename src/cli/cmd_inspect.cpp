@@ -75,7 +75,7 @@ Totals print_checkpoint(const io::Checkpoint& ckpt) {
     t.parameters += static_cast<uint64_t>(info.shape.numel());
     t.bytes += info.nbytes();
   }
-  t.files = ckpt.files().size();
+  t.files = ckpt.num_files();
 
   size_t wn = 0, wd = 0, ws = 0, wb = 0;
   for (const Row& r : rows) {
@@ -112,10 +112,11 @@ std::vector<fs::path> weight_subfolders(const fs::path& dir) {
 int cmd_inspect(const Args& args, const Context&) {
   po::options_description visible(
       "usage: stepvideo inspect [options] PATH\n\n"
-      "Lists the tensors (name, dtype, shape, bytes) of a .safetensors file, a sharded\n"
-      "*.safetensors.index.json, a directory of weights, or a model directory (each\n"
-      "subfolder holding weights, e.g. transformer/ and vae/). Every header is\n"
-      "validated; the tensor data is not read.\n\noptions");
+      "Lists the tensors (name, dtype, shape, bytes) of a .safetensors file, a PyTorch\n"
+      "pytorch_model.bin (read without executing its pickle), a sharded *.index.json,\n"
+      "a directory of weights, or a model directory (each subfolder holding weights,\n"
+      "e.g. transformer/ and vae/). Every header is validated; the tensor data is not\n"
+      "read.\n\noptions");
   po::options_description hidden;
   hidden.add_options()("path", po::value<std::string>(), "what to inspect");
   po::positional_options_description positional;

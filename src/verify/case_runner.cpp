@@ -24,6 +24,10 @@ constexpr KindRunner kRunners[] = {
     {"denoise", run_denoise_case},
     {"vae_decode", run_vae_decode_case},
     {"vae_encode", run_vae_encode_case},
+    {"step_tokenizer", run_step_tokenizer_case},
+    {"bert_tokenizer", run_bert_tokenizer_case},
+    {"bert", run_bert_case},
+    {"step_llm", run_step_llm_case},
 };
 
 }  // namespace

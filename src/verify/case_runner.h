@@ -52,7 +52,16 @@ CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options);
 void run_dit_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 void run_scheduler_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
-void run_vae_decode_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
-void run_vae_encode_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_vae_decode_case(const FixtureCase& fixture, const VerifyOptions& options,
+                         ReportBuilder& report);
+void run_vae_encode_case(const FixtureCase& fixture, const VerifyOptions& options,
+                         ReportBuilder& report);
+void run_step_tokenizer_case(const FixtureCase& fixture, const VerifyOptions& options,
+                             ReportBuilder& report);
+void run_bert_tokenizer_case(const FixtureCase& fixture, const VerifyOptions& options,
+                             ReportBuilder& report);
+void run_bert_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_step_llm_case(const FixtureCase& fixture, const VerifyOptions& options,
+                       ReportBuilder& report);
 
 }  // namespace sv::verify
