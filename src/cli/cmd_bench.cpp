@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
+#include "parallel/mpi_groups.h"
 
 namespace sv::cli {
 
@@ -32,7 +33,7 @@ Tensor random_tensor(const Shape& shape, std::mt19937_64& rng) {
   return t;
 }
 
-int bench_dit(const Args& args) {
+int bench_dit(const Args& args, const Context& context) {
   int64_t heads = 16, layers = 4, frames = 2, height = 24, width = 22, text = 300,
           caption = 6144, batch = 2, reps = 3, seed = 0;
   po::options_description opts(
@@ -48,8 +49,12 @@ int bench_dit(const Args& args) {
       "caption", po::value(&caption)->default_value(caption), "text embedding channels")(
       "batch", po::value(&batch)->default_value(batch), "batch size (2 = one CFG pair)")(
       "reps", po::value(&reps)->default_value(reps), "timed repetitions after one warm-up")(
-      "seed", po::value(&seed)->default_value(seed), "weights and inputs seed");
-  if (parse_options(args, opts).help) return kExitOk;
+      "seed", po::value(&seed)->default_value(seed), "weights and inputs seed")(
+      "layout", po::value<std::string>()->default_value(""),
+      "parallel layout under mpirun, e.g. tp=2 or sp=2 (bytes sent are counted)");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  const Layout layout = Layout::parse(parsed.vm["layout"].as<std::string>());
   for (auto [v, name] : {std::pair{heads, "heads"}, {layers, "layers"}, {frames, "frames"},
                          {height, "height"}, {width, "width"}, {text, "text"},
                          {caption, "caption"}, {batch, "batch"}, {reps, "reps"}}) {
@@ -62,7 +67,19 @@ int bench_dit(const Args& args) {
   config.in_channels = config.out_channels = 64;
   config.caption_channels = caption;
   config.clip_channels = 0;
-  DitModel model(config, ParallelGroups::single());
+  // Every group communicator is wrapped so the bytes each rank sends are counted.
+  ParallelGroups groups = make_parallel_groups(context.mpi, layout, heads, layers);
+  std::vector<std::shared_ptr<CountingCommunicator>> counters;
+  for (std::shared_ptr<Communicator>* g : {&groups.tp, &groups.sp, &groups.pp, &groups.cfg}) {
+    counters.push_back(std::make_shared<CountingCommunicator>(*g));
+    *g = counters.back();
+  }
+  auto bytes_sent = [&counters] {
+    int64_t total = 0;
+    for (const auto& c : counters) total += c->bytes_sent();
+    return total;
+  };
+  DitModel model(config, groups);
   init_parameters_random(model.registry(), static_cast<uint64_t>(seed));
 
   std::mt19937_64 rng(static_cast<uint64_t>(seed) + 1);
@@ -79,9 +96,12 @@ int bench_dit(const Args& args) {
            layers, heads, config.inner_dim(), batch, tokens, text, flops / 1e9,
            omp_get_max_threads());
   std::vector<double> times;
+  int64_t bytes_per_forward = 0;
   for (int64_t r = 0; r <= reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
+    const int64_t bytes_before = bytes_sent();
     const Tensor out = model.forward(in);
+    bytes_per_forward = bytes_sent() - bytes_before;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log_info("bench dit: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
     if (r > 0) times.push_back(s);
@@ -89,6 +109,33 @@ int bench_dit(const Args& args) {
   std::sort(times.begin(), times.end());
   const double median = times.size() % 2 ? times[times.size() / 2]
                                          : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+  // The slowest rank sets the pace; report its time and every rank's bytes.
+  double median_max = median;
+  int64_t bytes_max = bytes_per_forward;
+  if (groups.world_size > 1) {
+    std::vector<float> all(static_cast<size_t>(groups.world_size));
+    const std::vector<int64_t> ones(static_cast<size_t>(groups.world_size), 1);
+    const auto mine = static_cast<float>(median);
+    groups.world->all_gatherv(&mine, all.data(), ones);
+    median_max = *std::max_element(all.begin(), all.end());
+    const auto my_bytes = static_cast<float>(bytes_per_forward);
+    groups.world->all_gatherv(&my_bytes, all.data(), ones);
+    bytes_max = static_cast<int64_t>(*std::max_element(all.begin(), all.end()));
+  }
+  // Analytic bytes one rank sends per forward (ring all-reduce, pairwise all-to-all):
+  // TP: 3 all-reduces of the [B, S/sp, D] activation per block, 2 (T-1)/T of it each;
+  // SP: 4 all-to-alls of [B, S/sp, D/tp] per block (q, k, v out, o back), (S-1)/S of it
+  // each, plus the final all-gather of the [B, S/sp, 64] output.
+  const double act = static_cast<double>(batch) * static_cast<double>(tokens) / layout.sp *
+                     static_cast<double>(config.inner_dim()) * 4.0;
+  double analytic = 0.0;
+  if (layout.tp > 1) analytic += layers * 3.0 * act * 2.0 * (layout.tp - 1) / layout.tp;
+  if (layout.sp > 1) {
+    analytic += layers * 4.0 * act / layout.tp * (layout.sp - 1) / layout.sp;
+    analytic += static_cast<double>(batch) * static_cast<double>(tokens) / layout.sp * 64 * 4.0 *
+                (layout.sp - 1);
+  }
+  if (groups.world_rank != 0) return kExitOk;
   nlohmann::ordered_json j;
   j["bench"] = "dit";
   j["heads"] = heads;
@@ -101,23 +148,27 @@ int bench_dit(const Args& args) {
   j["batch"] = batch;
   j["reps"] = reps;
   j["threads"] = omp_get_max_threads();
+  j["layout"] = layout.str();
+  j["ranks"] = groups.world_size;
   j["gflop_per_forward"] = flops / 1e9;
-  j["median_s"] = median;
+  j["median_s"] = median_max;
   j["min_s"] = times.front();
-  j["gflops"] = flops / median / 1e9;
-  j["tokens_per_s"] = static_cast<double>(batch * tokens) / median;
+  j["gflops"] = flops / median_max / 1e9;
+  j["tokens_per_s"] = static_cast<double>(batch * tokens) / median_max;
+  j["bytes_sent_per_forward_max_rank"] = bytes_max;
+  j["bytes_sent_per_forward_analytic"] = analytic;
   std::cout << j.dump() << std::endl;
   return kExitOk;
 }
 
 }  // namespace
 
-int cmd_bench(const Args& args, const Context&) {
+int cmd_bench(const Args& args, const Context& context) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "usage: stepvideo bench dit [options]   (stepvideo bench dit --help)\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
-  if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()));
+  if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()), context);
   throw po::error("unknown benchmark '" + args[0] + "' (available: dit)");
 }
 
