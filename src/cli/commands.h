@@ -23,6 +23,10 @@ struct Context {
 int cmd_inspect(const Args& args, const Context& context);
 int cmd_verify(const Args& args, const Context& context);
 int cmd_bench(const Args& args, const Context& context);
+int cmd_generate(const Args& args, const Context& context);
+int cmd_decode(const Args& args, const Context& context);
+int cmd_encode(const Args& args, const Context& context);
 int cmd_encode_text(const Args& args, const Context& context);
+int cmd_init_model(const Args& args, const Context& context);
 
 }  // namespace sv::cli

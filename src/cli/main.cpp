@@ -26,16 +26,20 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"generate", sv::cli::cmd_generate, "one prompt to one video (MP4 + sidecar JSON)"},
+    {"decode", sv::cli::cmd_decode, "latents (.safetensors/.h5) to a video with the Video-VAE"},
+    {"encode", sv::cli::cmd_encode, "a video to Video-VAE latents (mean, logvar, seeded sample)"},
     {"inspect", sv::cli::cmd_inspect, "list the tensors of a weight file or model directory"},
     {"verify", sv::cli::cmd_verify, "run reference fixture cases and compare with tolerances"},
     {"bench", sv::cli::cmd_bench, "benchmark a component (bench dit ...)"},
     {"encode-text", sv::cli::cmd_encode_text, "tokenize and encode a prompt with both text encoders"},
+    {"init-model", sv::cli::cmd_init_model, "write a model directory from a preset (init-model --preset tiny)"},
 };
 
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: stepvideo <command> [options]   (stepvideo <command> --help)\n\n");
   for (const auto& c : kSubcommands) {
-    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+    std::fprintf(out, "  %-12.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.summary.size()), c.summary.data());
   }
 }

@@ -18,8 +18,8 @@ Tensor repeat_batch(const Tensor& x) {
 }
 
 // Rows [first, first + n) of every conditioning tensor.
-TextConditioning rows_of(const TextConditioning& t, int64_t first, int64_t n) {
-  TextConditioning r;
+DitConditioning rows_of(const DitConditioning& t, int64_t first, int64_t n) {
+  DitConditioning r;
   r.y = t.y.slice(0, first, first + n).contiguous();
   if (t.clip.defined()) r.clip = t.clip.slice(0, first, first + n).contiguous();
   r.mask = t.mask.slice(0, first, first + n).contiguous();
@@ -28,7 +28,7 @@ TextConditioning rows_of(const TextConditioning& t, int64_t first, int64_t n) {
 
 }  // namespace
 
-Tensor DenoiseStage::run(const Tensor& latents, const TextConditioning& text,
+Tensor DenoiseStage::run(const Tensor& latents, const DitConditioning& text,
                          const DenoiseOptions& options, const StepCallback& on_step) const {
   SV_CHECK_AS(InputError, latents.rank() == 5, "latents are {}, expected [B, F, C, H, W]",
               latents.describe());
@@ -48,7 +48,7 @@ Tensor DenoiseStage::run(const Tensor& latents, const TextConditioning& text,
   // the cfg group, which swap their velocity predictions once per step.
   const ParallelGroups& groups = dit_.groups();
   const bool split_cfg = guided && groups.cfg_size() == 2;
-  const TextConditioning mine =
+  const DitConditioning mine =
       split_cfg ? rows_of(text, groups.cfg_rank() * batch, batch) : text;
 
   Tensor x = latents.to(DType::F32).clone();

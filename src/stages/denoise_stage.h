@@ -14,7 +14,7 @@ namespace sv {
 // Text conditioning for a batch of B prompts. With guidance the rows are
 // [B prompts | B negative prompts] (the order upstream concatenates them);
 // without guidance only the B prompt rows.
-struct TextConditioning {
+struct DitConditioning {
   Tensor y;     // [rows, L, caption_channels] Step-LLM embeddings
   Tensor clip;  // [rows, Lc, clip_channels] HunyuanCLIP embeddings (may be undefined)
   Tensor mask;  // [rows, Lc + L] over [clip | llm]
@@ -37,7 +37,7 @@ class DenoiseStage {
  public:
   explicit DenoiseStage(const DitModel& dit) : dit_(dit) {}
   // latents: f32 [B, F, C, H, W] initial noise; returns the denoised latents.
-  Tensor run(const Tensor& latents, const TextConditioning& text, const DenoiseOptions& options,
+  Tensor run(const Tensor& latents, const DitConditioning& text, const DenoiseOptions& options,
              const StepCallback& on_step = {}) const;
 
  private:

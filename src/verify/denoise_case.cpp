@@ -27,7 +27,7 @@ void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options,
   opts.reverse_schedule =
       io::json_optional<bool>(config["scheduler"], "reverse", fixture.config_path(), false);
 
-  TextConditioning text;
+  DitConditioning text;
   text.y = fixture.input("encoder_hidden_states").to(DType::F32);
   if (fixture.io().find("in.encoder_hidden_states_2")) {
     text.clip = fixture.input("encoder_hidden_states_2").to(DType::F32);

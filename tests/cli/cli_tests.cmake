@@ -29,3 +29,32 @@ stepvideo_cli_test(bench_bad_option bad_inputs 2 "heads" bench dit --heads 0)
 add_test(NAME cli.inspect_good COMMAND ${SV} inspect ${BAD}/good.safetensors)
 set_tests_properties(cli.inspect_good PROPERTIES FIXTURES_REQUIRED bad_inputs LABELS cli
   PASS_REGULAR_EXPRESSION "w +F32 +\\[2, 2\\] +16")
+
+# init-model: the bundled tiny default. cli.init_model_tiny writes it once for
+# every test that runs on a model directory (FIXTURES_REQUIRED tiny_model).
+set(TINY_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_model)
+stepvideo_cli_test(init_model_unknown_preset bad_inputs 2 "unknown preset 'nope'.*presets: tiny"
+  init-model --preset nope --out ${BAD}/unused-model)
+add_test(NAME cli.init_model_tiny COMMAND ${SV} init-model --preset tiny --out ${TINY_MODEL} --force)
+set_tests_properties(cli.init_model_tiny PROPERTIES FIXTURES_SETUP tiny_model LABELS cli
+  PASS_REGULAR_EXPRESSION "wrote .*tiny_model \\(preset tiny, seed 0\\): 15 files")
+stepvideo_cli_test(init_model_not_empty tiny_model 5 "tiny_model: directory exists and is not empty.*--force"
+  init-model --preset tiny --out ${TINY_MODEL})
+
+# End-to-end generation on the bundled tiny model (written once by init-model).
+set(TINY_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_model)
+add_test(NAME cli.init_tiny_model COMMAND ${SV} init-model --preset tiny --out ${TINY_MODEL} --force)
+set_tests_properties(cli.init_tiny_model PROPERTIES FIXTURES_SETUP tiny_model)
+add_test(NAME cli.generate_tiny COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_test.sh ${SV}
+  ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/generate_out)
+set_tests_properties(cli.generate_tiny PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 600)
+stepvideo_cli_test(generate_unknown_preset tiny_model 2 "unknown preset 'fast'"
+  generate --model ${TINY_MODEL} --prompt x --out ${BAD}/x.mp4 --preset fast)
+stepvideo_cli_test(generate_height_not_positive tiny_model 2 "--height must be positive"
+  generate --model ${TINY_MODEL} --prompt x --out ${BAD}/x.mp4 --height -16)
+stepvideo_cli_test(generate_missing_model tiny_model 5 "no-such-model: model directory does not exist"
+  generate --model ${BAD}/no-such-model --prompt x --out ${BAD}/x.mp4)
+stepvideo_cli_test(generate_unwritable_output tiny_model 5 "output directory .* does not exist or is not writable"
+  generate --model ${TINY_MODEL} --prompt x --out /proc/stepvideo/x.mp4)
+set_tests_properties(cli.generate_unknown_preset cli.generate_height_not_positive
+  cli.generate_missing_model cli.generate_unwritable_output PROPERTIES FIXTURES_REQUIRED "tiny_model;bad_inputs")

@@ -46,8 +46,8 @@ DitConfig test_config() {
   return c;
 }
 
-TextConditioning test_text(int64_t rows) {
-  TextConditioning t;
+DitConditioning test_text(int64_t rows) {
+  DitConditioning t;
   t.y = gaussian_noise(Shape{rows, 7, 24}, 11);
   t.clip = gaussian_noise(Shape{rows, 3, 16}, 12);
   t.mask = Tensor::zeros(Shape{rows, 10}, DType::F32);
@@ -64,7 +64,7 @@ TEST(DitParallel, ForwardEqualsSingleRank) {
   DitModel parallel(config, make_parallel_groups(*g_runtime, test_layout(), 4, 3));
   init_parameters_random(parallel.registry(), 5);
 
-  const TextConditioning text = test_text(2);
+  const DitConditioning text = test_text(2);
   DitInputs in;
   in.hidden_states = gaussian_noise(Shape{2, 3, 8, 3, 5}, 13);
   in.timestep = Tensor::from_vector<float>({0.3f, 0.8f}, Shape{2});
@@ -85,7 +85,7 @@ TEST(DitParallel, DenoisedLatentsEqualSingleRank) {
   init_parameters_random(parallel.registry(), 6);
 
   const Tensor noise = gaussian_noise(Shape{2, 3, 8, 3, 5}, 99);
-  const TextConditioning text = test_text(4);  // 2 prompts + 2 negatives
+  const DitConditioning text = test_text(4);  // 2 prompts + 2 negatives
   DenoiseOptions options;
   options.steps = 3;
   options.cfg_scale = 5.0f;

@@ -1,0 +1,218 @@
+// stepvideo generate: one prompt -> one MP4 and its sidecar JSON, through the
+// whole pipeline (text encoders, DiT denoising with CFG, Video-VAE decode).
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/options.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "core/version.h"
+#include "io/hdf5_tensors.h"
+#include "io/safetensors.h"
+#include "io/video_writer.h"
+#include "models/model_directory.h"
+#include "parallel/mpi_groups.h"
+#include "stages/decode_stage.h"
+#include "stages/denoise_stage.h"
+#include "stages/text_encode_stage.h"
+#include "stages/write_stage.h"
+
+namespace sv::cli {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Preset {
+  const char* name;
+  int64_t steps;
+  float cfg_scale, time_shift;
+};
+// The release's recommended settings (upstream README): T2V and Turbo.
+constexpr Preset kPresets[] = {{"stepvideo-t2v", 50, 9.0f, 13.0f}, {"turbo", 15, 5.0f, 17.0f}};
+
+const Preset& find_preset(const std::string& name) {
+  std::string names;
+  for (const Preset& p : kPresets) {
+    if (name == p.name) return p;
+    names += names.empty() ? p.name : std::string(", ") + p.name;
+  }
+  throw po::error("unknown preset '" + name + "' (presets: " + names + ")");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int cmd_generate(const Args& args, const Context& context) {
+  std::string model, prompt, out, preset_name = "stepvideo-t2v", init_latents, save_latents, layout_text;
+  std::optional<std::string> negative, suffix;
+  int64_t frames = 204, height = 544, width = 992, seed = 0, fps = 25;
+  po::options_description opts(
+      "stepvideo generate --model DIR --prompt TEXT --out FILE.mp4 [options]\n\n"
+      "Generates one video. Frames round down to a multiple of 17, height and width to\n"
+      "multiples of 16. Writes FILE.mp4 (H.264; FILE.mkv: lossless FFV1) and FILE.json");
+  opts.add_options()("model", po::value(&model)->required(), "model directory (release layout)")(
+      "prompt", po::value(&prompt)->required(), "the prompt")(
+      "negative-prompt", po::value<std::string>(), "negative prompt (default: upstream's)")(
+      "positive-suffix", po::value<std::string>(), "appended to the prompt (default: upstream's)")(
+      "out", po::value(&out)->required(), "output video (.mp4 or .mkv)")(
+      "preset", po::value(&preset_name)->default_value(preset_name),
+      "sampling defaults: stepvideo-t2v (50 steps, cfg 9, shift 13) or turbo (15, 5, 17)")(
+      "frames", po::value(&frames)->default_value(frames), "video frames")(
+      "height", po::value(&height)->default_value(height), "video height")(
+      "width", po::value(&width)->default_value(width), "video width")(
+      "steps", po::value<int64_t>(), "denoising steps (default: preset)")(
+      "cfg-scale", po::value<float>(), "guidance scale; <= 1 turns guidance off (default: preset)")(
+      "time-shift", po::value<float>(), "schedule time shift (default: preset)")(
+      "seed", po::value(&seed)->default_value(seed), "noise seed")(
+      "fps", po::value(&fps)->default_value(fps), "frames per second of the video file")(
+      "init-latents", po::value(&init_latents), "start from these latents (.safetensors or .h5) instead of noise")(
+      "save-latents", po::value(&save_latents), "also write the denoised latents (.safetensors or .h5)")(
+      "layout", po::value(&layout_text)->default_value(""), "parallel layout under mpirun")(
+      "offload", po::bool_switch(), "release each model as soon as its stage is done");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  const po::variables_map& vm = parsed.vm;
+  const Preset& preset = find_preset(preset_name);
+  if (vm.count("negative-prompt")) negative = vm["negative-prompt"].as<std::string>();
+  if (vm.count("positive-suffix")) suffix = vm["positive-suffix"].as<std::string>();
+  DenoiseOptions denoise;
+  denoise.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
+  denoise.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
+  denoise.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
+  for (auto [v, name] : {std::pair{frames, "frames"}, {height, "height"}, {width, "width"},
+                         {denoise.steps, "steps"}, {fps, "fps"}}) {
+    if (v <= 0) throw po::error(std::string("--") + name + " must be positive, got " + std::to_string(v));
+  }
+  if (!(denoise.time_shift > 0.0f)) throw po::error("--time-shift must be positive");
+
+  // Upstream's rounding (StepVideoPipeline.check_inputs).
+  const int64_t frames_used = std::max<int64_t>(frames / 17 * 17, 17);
+  const int64_t height_used = std::max<int64_t>(height / 16 * 16, 16);
+  const int64_t width_used = std::max<int64_t>(width / 16 * 16, 16);
+  if (frames_used != frames || height_used != height || width_used != width) {
+    log_info("note: rounded {} frames x {}x{} (h x w) to {} frames x {}x{} (frames: a multiple of 17; "
+             "height, width: multiples of 16)", frames, height, width, frames_used, height_used,
+             width_used);
+  }
+
+  // Check the cheap things before minutes of compute.
+  const fs::path out_path = out;
+  const fs::path out_dir = out_path.has_parent_path() ? out_path.parent_path() : fs::path(".");
+  SV_CHECK_AS(InputError, out_path.extension() == ".mp4" || out_path.extension() == ".mkv",
+              "{}: output must end in .mp4 (H.264) or .mkv (lossless FFV1)", out);
+  SV_CHECK_AS(InputError, fs::is_directory(out_dir) && ::access(out_dir.c_str(), W_OK) == 0,
+              "{}: output directory {} does not exist or is not writable", out, out_dir.string());
+  check_model_directory(model);
+  const bool writer = context.mpi.world_rank() == 0;
+
+  const auto t_start = std::chrono::steady_clock::now();
+  nlohmann::ordered_json timings;
+
+  // 1. Text.
+  auto t0 = std::chrono::steady_clock::now();
+  DitConditioning cond;
+  std::string used_negative, used_suffix;
+  {
+    TextEncodeStage text = TextEncodeStage::open(model);
+    used_negative = negative.value_or(text.options().negative_prompt);
+    used_suffix = suffix.value_or(text.options().positive_suffix);
+    const TextConditioning enc = text.encode({PromptItem{prompt, suffix, negative}});
+    const int64_t rows = denoise.cfg_scale > 1.0f ? 2 : 1;
+    cond.y = enc.y.slice(0, 0, rows).contiguous();
+    cond.clip = enc.clip_embedding.slice(0, 0, rows).to(DType::F32).contiguous();
+    cond.mask = enc.y_mask.slice(0, 0, rows).contiguous();
+  }  // text encoders released here: they are never needed again
+  timings["text_encode_s"] = seconds_since(t0);
+
+  // 2. Denoise.
+  t0 = std::chrono::steady_clock::now();
+  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
+  const ParallelGroups groups = make_parallel_groups(
+      context.mpi, Layout::parse(layout_text), dit_config.num_attention_heads, dit_config.num_layers);
+  std::unique_ptr<DitModel> dit = load_dit(model, groups);
+  timings["load_dit_s"] = seconds_since(t0);
+  const Shape latent_shape{1, frames_used / 17 * 3, dit_config.in_channels, height_used / 16,
+                           width_used / 16};
+  Tensor latents;
+  if (!init_latents.empty()) {
+    latents = io::read_latents_file(init_latents);
+    SV_CHECK_AS(InputError, latents.shape() == latent_shape,
+                "{}: initial latents are {}, this video needs {}", init_latents,
+                latents.shape().str(), latent_shape.str());
+  } else {
+    latents = gaussian_noise(latent_shape, static_cast<uint64_t>(seed));
+  }
+  t0 = std::chrono::steady_clock::now();
+  const Tensor denoised = DenoiseStage(*dit).run(
+      latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
+        const double elapsed = seconds_since(t0);
+        const double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
+        log_info("denoise step {}/{}  {:.1f} s elapsed  ETA {:.1f} s", step + 1, steps, elapsed, eta);
+      });
+  timings["denoise_s"] = seconds_since(t0);
+  if (parsed.vm["offload"].as<bool>()) dit.reset();
+  if (!writer) return kExitOk;  // the other ranks took part in the parallel DiT only
+  if (!save_latents.empty()) {
+    const fs::path p = save_latents;
+    if (p.extension() == ".h5" || p.extension() == ".hdf5") {
+      io::write_hdf5(p, {{"latents", denoised}});
+    } else {
+      io::write_safetensors(p, {{"latents", denoised}});
+    }
+  }
+
+  // 3. Decode and write.
+  t0 = std::chrono::steady_clock::now();
+  const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
+  log_info("decoding {} latent frames to {} video frames", latent_shape[1], frames_used);
+  const Tensor rgb = DecodeStage(*vae).run(denoised);
+  timings["vae_decode_s"] = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  io::write_video(out_path, rgb, {.fps = static_cast<int>(fps), .codec = codec_for(out_path)});
+  timings["write_s"] = seconds_since(t0);
+  timings["total_s"] = seconds_since(t_start);
+
+  nlohmann::ordered_json meta;
+  meta["video"] = out_path.filename().string();
+  meta["prompt"] = prompt;
+  meta["positive_suffix"] = used_suffix;
+  meta["negative_prompt"] = used_negative;
+  meta["seed"] = seed;
+  meta["noise"] = init_latents.empty() ? "philox4x32-10 box-muller (seed)" : "init-latents: " + init_latents;
+  meta["requested"] = {{"frames", frames}, {"height", height}, {"width", width}};
+  meta["frames"] = rgb.dim(0);
+  meta["height"] = rgb.dim(1);
+  meta["width"] = rgb.dim(2);
+  meta["fps"] = fps;
+  meta["preset"] = preset.name;
+  meta["steps"] = denoise.steps;
+  meta["cfg_scale"] = denoise.cfg_scale;
+  meta["time_shift"] = denoise.time_shift;
+  meta["latent_shape"] = latent_shape.dims();
+  meta["layout"] = groups.layout.str();
+  meta["world_size"] = groups.world_size;
+  meta["stepvideo_version"] = std::string(version()) + " (" + git_describe() + ")";
+  meta["model"] = {{"directory", fs::absolute(model).string()}, {"files", model_identity(model)}};
+  meta["timings"] = timings;
+  write_json_atomic(sidecar_path(out_path), meta);
+  log_info("wrote {} ({} frames, {}x{}) and {} in {:.1f} s", out_path.string(), rgb.dim(0),
+           rgb.dim(2), rgb.dim(1), sidecar_path(out_path).string(), seconds_since(t_start));
+  std::cout << out_path.string() << std::endl;
+  return kExitOk;
+}
+
+}  // namespace sv::cli

@@ -1,0 +1,116 @@
+#include "io/hdf5_tensors.h"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "io/checkpoint.h"
+
+namespace sv::io {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Closes an HDF5 handle on scope exit.
+struct Handle {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  ~Handle() {
+    if (id >= 0) close(id);
+  }
+};
+
+// HDF5 prints an error stack by default; our exceptions say what failed.
+void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  silence_hdf5();
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const fs::path tmp = dir / (".tmp." + std::to_string(::getpid()) + "." + path.filename().string());
+  try {
+    {
+      Handle file{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
+      SV_CHECK_AS(InputError, file.id >= 0, "{}: cannot create HDF5 file", path.string());
+      for (const auto& [name, tensor] : tensors) {
+        const Tensor t = tensor.to(DType::F32).contiguous();
+        std::vector<hsize_t> dims(t.shape().dims().begin(), t.shape().dims().end());
+        Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
+        Handle set{H5Dcreate2(file.id, name.c_str(), H5T_IEEE_F32LE, space.id, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT),
+                   H5Dclose};
+        SV_CHECK_AS(InputError, set.id >= 0 &&
+                        H5Dwrite(set.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                 t.data<float>()) >= 0,
+                    "{}: cannot write dataset '{}' (disk full?)", path.string(), name);
+      }
+      SV_CHECK_AS(InputError, H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, "{}: flush failed",
+                  path.string());
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    SV_CHECK_AS(InputError, !ec, "{}: cannot rename into place: {}", path.string(), ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+}
+
+std::vector<std::string> hdf5_dataset_names(const fs::path& path) {
+  silence_hdf5();
+  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+  SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
+  std::vector<std::string> names;
+  H5Literate(file.id, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names);
+  return names;
+}
+
+Tensor read_hdf5(const fs::path& path, const std::string& name) {
+  silence_hdf5();
+  SV_CHECK_AS(InputError, fs::is_regular_file(path), "{}: no such file", path.string());
+  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+  SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
+  Handle set{H5Dopen2(file.id, name.c_str(), H5P_DEFAULT), H5Dclose};
+  SV_CHECK_AS(InputError, set.id >= 0, "{}: no dataset '{}'", path.string(), name);
+  Handle space{H5Dget_space(set.id), H5Sclose};
+  const int rank = H5Sget_simple_extent_ndims(space.id);
+  SV_CHECK_AS(InputError, rank >= 0 && rank <= 8, "{}: dataset '{}' has rank {}", path.string(), name, rank);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  Tensor t = Tensor::empty(Shape(std::vector<int64_t>(dims.begin(), dims.end())), DType::F32);
+  SV_CHECK_AS(InputError,
+              H5Dread(set.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data<float>()) >= 0,
+              "{}: cannot read dataset '{}' as f32", path.string(), name);
+  return t;
+}
+
+Tensor read_latents_file(const fs::path& path, const std::string& name) {
+  const std::string ext = path.extension().string();
+  if (ext == ".h5" || ext == ".hdf5") {
+    const std::vector<std::string> names = hdf5_dataset_names(path);
+    for (const auto& n : names) {
+      if (n == name) return read_hdf5(path, n);
+    }
+    SV_CHECK_AS(InputError, names.size() == 1, "{}: expected a dataset '{}' or a single dataset, found {}",
+                path.string(), name, names.size());
+    return read_hdf5(path, names[0]);
+  }
+  SV_CHECK_AS(InputError, ext == ".safetensors", "{}: latents must be .safetensors, .h5 or .hdf5",
+              path.string());
+  const Checkpoint ckpt = Checkpoint::open(path);
+  const std::vector<std::string> names = ckpt.names();
+  if (ckpt.find(name)) return ckpt.tensor(name).to(DType::F32).contiguous();
+  SV_CHECK_AS(InputError, names.size() == 1, "{}: expected a tensor '{}' or a single tensor, found {}",
+              path.string(), name, names.size());
+  return ckpt.tensor(names[0]).to(DType::F32).contiguous();
+}
+
+}  // namespace sv::io

@@ -1,0 +1,25 @@
+// Named f32 tensors in an HDF5 file (one dataset per tensor at the root),
+// for latents that users inspect with h5py or h5dump.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sv::io {
+
+// Written under a temporary name and renamed, like every output.
+void write_hdf5(const std::filesystem::path& path,
+                const std::vector<std::pair<std::string, Tensor>>& tensors);
+// Reads dataset `name` as f32; InputError naming the file and dataset.
+Tensor read_hdf5(const std::filesystem::path& path, const std::string& name);
+std::vector<std::string> hdf5_dataset_names(const std::filesystem::path& path);
+
+// Latents from a .safetensors or .h5/.hdf5 file: the tensor `name`, or the
+// only tensor when there is one.
+Tensor read_latents_file(const std::filesystem::path& path, const std::string& name = "latents");
+
+}  // namespace sv::io

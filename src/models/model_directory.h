@@ -1,0 +1,30 @@
+// A model directory in the upstream release layout (DESIGN.md section 2):
+//   transformer/  config.json + diffusion_pytorch_model*.safetensors (+ index)
+//   vae/          vae_v2.safetensors (+ config.json for non-release sizes)
+//   step_llm/, hunyuan_clip/   text encoders (see TextEncodeStage::open)
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "models/dit/dit_model.h"
+#include "models/vae/vae_model.h"
+
+namespace sv {
+
+// InputError naming the path when the directory or one of its parts is missing.
+void check_model_directory(const std::filesystem::path& model_dir);
+
+std::unique_ptr<DitModel> load_dit(const std::filesystem::path& model_dir,
+                                   const ParallelGroups& groups);
+std::unique_ptr<VaeModel> load_vae(const std::filesystem::path& model_dir, VaeParts parts);
+
+// For sidecar files: every weight and tokenizer file under the directory with
+// its size and the SHA-256 of its header (a safetensors file's JSON header,
+// which lists every tensor and offset; the first MiB of any other file), so
+// two runs can tell whether they used the same weights without hashing 60 GB.
+nlohmann::ordered_json model_identity(const std::filesystem::path& model_dir);
+
+}  // namespace sv

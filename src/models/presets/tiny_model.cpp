@@ -1,0 +1,297 @@
+#include "models/presets/tiny_model.h"
+
+#include <algorithm>
+#include <fstream>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/safetensors.h"
+#include "layers/weight_loader.h"
+#include "models/dit/dit_model.h"
+#include "models/presets/tiny_corpus.h"
+#include "models/presets/tiny_tokenizers.h"
+#include "models/text/bert.h"
+#include "models/tokenizers/step_tokenizer.h"
+#include "models/vae/vae_model.h"
+
+namespace sv::presets {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+TinyModelSpec tiny_model_spec() {
+  TinyModelSpec s;
+  s.llm.hidden_size = 256;
+  s.llm.num_attention_heads = 4;
+  s.llm.num_attention_groups = 2;
+  s.llm.num_layers = 2;
+  s.llm.ffn_hidden_size = 512;
+  s.llm.padded_vocab_size = 4096;
+
+  s.bert.hidden_size = 128;
+  s.bert.num_hidden_layers = 2;
+  s.bert.num_attention_heads = 4;
+  s.bert.intermediate_size = 512;
+  s.bert.max_position_embeddings = 128;  // covers the 77-token CLIP length
+
+  s.vae.z_channels = 16;
+  s.vae.encoder.ch = 32;
+  s.vae.encoder.ch_mult = {1, 2, 4, 4};
+  s.vae.decoder.ch = 32;
+  s.vae.decoder.ch_mult = {1, 2, 4, 4};
+  s.vae.validate("tiny preset (vae)");
+
+  s.dit.num_attention_heads = 4;
+  s.dit.attention_head_dim = 128;
+  s.dit.in_channels = s.vae.z_channels;
+  s.dit.out_channels = s.vae.z_channels;
+  s.dit.num_layers = 2;
+  s.dit.caption_channels = s.llm.hidden_size;
+  s.dit.clip_channels = s.bert.hidden_size;
+  s.dit.validate("tiny preset (transformer)");
+  return s;
+}
+
+namespace {
+
+// SplitMix64: independent seeds for the four models from the one --seed.
+uint64_t component_seed(uint64_t seed, uint64_t component) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (component + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void write_text(const fs::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  SV_CHECK_AS(InputError, out.good(), "{}: cannot create the file", path.string());
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  SV_CHECK_AS(InputError, !out.fail(), "{}: write failed", path.string());
+}
+
+void write_json(const fs::path& path, const ojson& j) { write_text(path, j.dump(2) + "\n"); }
+
+// Every parameter in declaration (upstream state_dict) order, rounded to BF16.
+NamedTensors bf16_weights(ParameterRegistry& registry, uint64_t seed) {
+  init_parameters_random(registry, seed);
+  NamedTensors out;
+  for (const auto& p : registry.parameters()) out.emplace_back(p->name, p->value.to(DType::BF16));
+  return out;
+}
+
+// diffusers' sharded layout: STEM-0000k-of-0000n.safetensors, cut into parts
+// of about equal bytes, plus STEM.safetensors.index.json.
+void write_sharded(const fs::path& dir, const std::string& stem, const NamedTensors& tensors,
+                   int shards) {
+  size_t total = 0;
+  for (const auto& [name, t] : tensors) total += t.nbytes();
+  ojson weight_map = ojson::object();
+  size_t begin = 0, written = 0;
+  for (int k = 1; k <= shards; ++k) {
+    const std::string file = fmt::format("{}-{:05d}-of-{:05d}.safetensors", stem, k, shards);
+    const size_t target = total * static_cast<size_t>(k) / static_cast<size_t>(shards);
+    size_t end = begin;
+    while (end < tensors.size() && (k == shards || written < target || end == begin)) {
+      written += tensors[end].second.nbytes();
+      ++end;
+    }
+    const NamedTensors part(tensors.begin() + static_cast<std::ptrdiff_t>(begin),
+                            tensors.begin() + static_cast<std::ptrdiff_t>(end));
+    io::write_safetensors(dir / file, part, {{"format", "pt"}});
+    for (const auto& [name, t] : part) weight_map[name] = file;
+    begin = end;
+  }
+  SV_CHECK(begin == tensors.size(), "write_sharded: {} of {} tensors written", begin,
+           tensors.size());
+  write_json(dir / (stem + ".safetensors.index.json"),
+             ojson{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+}
+
+ojson dit_json(const DitConfig& c) {
+  return ojson{{"_class_name", "StepVideoModel"},
+               {"num_attention_heads", c.num_attention_heads},
+               {"attention_head_dim", c.attention_head_dim},
+               {"in_channels", c.in_channels},
+               {"out_channels", c.out_channels},
+               {"num_layers", c.num_layers},
+               {"dropout", 0.0},
+               {"patch_size", c.patch_size},
+               {"norm_type", "ada_norm_single"},
+               {"norm_elementwise_affine", c.norm_elementwise_affine},
+               {"norm_eps", c.norm_eps},
+               {"use_additional_conditions", false},
+               {"caption_channels", {c.caption_channels, c.clip_channels}},
+               {"attention_type", "parallel"}};
+}
+
+ojson vae_json(const VaeConfig& c) {
+  return ojson{{"version", c.version},
+               {"in_channels", c.in_channels},
+               {"out_channels", c.out_channels},
+               {"z_channels", c.z_channels},
+               {"num_res_blocks", c.num_res_blocks},
+               {"frame_len", c.frame_len},
+               {"latent_len", c.latent_len},
+               {"encoder",
+                {{"ch", c.encoder.ch},
+                 {"ch_mult", c.encoder.ch_mult},
+                 {"down_sampling_layer", c.encoder.down_sampling_layer},
+                 {"double_z", c.encoder.double_z},
+                 {"resamp_with_conv", true}}},
+               {"decoder",
+                {{"ch", c.decoder.ch},
+                 {"ch_mult", c.decoder.ch_mult},
+                 {"temporal_up_layers", c.decoder.temporal_up_layers},
+                 {"temporal_downsample", c.decoder.temporal_downsample},
+                 {"resamp_with_conv", true}}},
+               {"group_norm", {{"num_groups", c.norm_groups}, {"eps", c.norm_eps}}}};
+}
+
+ojson llm_json(const StepLlmConfig& c) {
+  return ojson{{"hidden_size", c.hidden_size},
+               {"num_attention_heads", c.num_attention_heads},
+               {"num_attention_groups", c.num_attention_groups},
+               {"num_layers", c.num_layers},
+               {"ffn_hidden_size", c.ffn_hidden_size},
+               {"padded_vocab_size", c.padded_vocab_size},
+               {"layernorm_epsilon", c.layernorm_epsilon},
+               {"seq_length", 320},
+               {"use_flash_attn", true},
+               {"attention_dropout", 0.0},
+               {"hidden_dropout", 0.0},
+               {"params_dtype", "bfloat16"},
+               {"fp32_residual_connection", false},
+               {"embedding_weights_in_fp32", false}};
+}
+
+ojson bert_json(const BertConfig& c) {
+  return ojson{{"architectures", {"BertModel"}},
+               {"model_type", "bert"},
+               {"vocab_size", c.vocab_size},
+               {"hidden_size", c.hidden_size},
+               {"num_hidden_layers", c.num_hidden_layers},
+               {"num_attention_heads", c.num_attention_heads},
+               {"intermediate_size", c.intermediate_size},
+               {"hidden_act", "gelu"},
+               {"hidden_dropout_prob", 0.1},
+               {"attention_probs_dropout_prob", 0.1},
+               {"max_position_embeddings", c.max_position_embeddings},
+               {"type_vocab_size", c.type_vocab_size},
+               {"initializer_range", 0.02},
+               {"layer_norm_eps", c.layer_norm_eps},
+               {"pad_token_id", 0},
+               {"position_embedding_type", "absolute"}};
+}
+
+ojson special_tokens() {
+  return ojson{{"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}, {"pad_token", "[PAD]"},
+               {"sep_token", "[SEP]"}, {"unk_token", "[UNK]"}};
+}
+
+std::string readme(const TinyModelSpec& s, uint64_t seed) {
+  return fmt::format(
+      "Tiny Step-Video-T2V model written by `stepvideo init-model --preset tiny --seed {}`.\n"
+      "\n"
+      "The weights are UNTRAINED: random values from the seed, stored as BF16. The\n"
+      "directory has the layout and file formats of the released model, so every part\n"
+      "of the pipeline (tokenizers, Step-LLM, HunyuanCLIP, DiT, Video-VAE) runs on it in\n"
+      "seconds, but a generated video shows the machinery, not a picture.\n"
+      "\n"
+      "  transformer/   StepVideoModel: {} layers, {} heads x {}, {} latent channels\n"
+      "  vae/           Video-VAE v2: z_channels {}, decoder widths {} x [{}]\n"
+      "  step_llm/      Step-LLM: hidden {}, {} layers; SentencePiece BPE tokenizer\n"
+      "  hunyuan_clip/  BERT: hidden {}, {} layers; WordPiece vocabulary\n"
+      "\n"
+      "Both tokenizers were built by stepvideo from its bilingual corpus\n"
+      "(configs/tiny/corpus.txt). The same seed gives byte-identical files.\n",
+      seed, s.dit.num_layers, s.dit.num_attention_heads, s.dit.attention_head_dim,
+      s.dit.in_channels, s.vae.z_channels, s.vae.decoder.ch,
+      fmt::join(s.vae.decoder.ch_mult, ", "), s.llm.hidden_size, s.llm.num_layers,
+      s.bert.hidden_size, s.bert.num_hidden_layers);
+}
+
+}  // namespace
+
+void write_tiny_model(const fs::path& dir, uint64_t seed) {
+  TinyModelSpec spec = tiny_model_spec();
+  const std::vector<std::string> corpus = tiny_corpus_lines();
+
+  // Step-LLM: tokenizer first, so the embedding table is known to cover it.
+  const fs::path llm_dir = dir / "step_llm";
+  fs::create_directories(llm_dir);
+  const std::string sp_model = train_step_tokenizer(corpus, spec.llm_tokenizer_pieces);
+  write_text(llm_dir / "step1_chat_tokenizer.model", sp_model);
+  {
+    // What TextEncodeStage will check: the wrapper's special pieces, and ids
+    // that stay inside the embedding table.
+    const tok::StepTokenizer check(llm_dir / "step1_chat_tokenizer.model");
+    SV_CHECK(check.vocab_size() <= spec.llm.padded_vocab_size,
+             "tiny preset: {} tokenizer pieces exceed the {}-row embedding table",
+             check.vocab_size(), spec.llm.padded_vocab_size);
+  }
+  write_json(llm_dir / "config.json", llm_json(spec.llm));
+  {
+    StepLlmModel llm(spec.llm);
+    io::write_safetensors(llm_dir / "model.safetensors",
+                          bf16_weights(llm.registry(), component_seed(seed, 0)),
+                          {{"format", "pt"}});
+  }
+
+  // HunyuanCLIP: the BERT's vocabulary is exactly the built vocab.txt.
+  const fs::path clip_dir = dir / "hunyuan_clip";
+  const fs::path tok_dir = clip_dir / "tokenizer", enc_dir = clip_dir / "clip_text_encoder";
+  fs::create_directories(tok_dir);
+  fs::create_directories(enc_dir);
+  const std::string vocab = build_wordpiece_vocab(corpus);
+  write_text(tok_dir / "vocab.txt", vocab);
+  ojson tok_config = special_tokens();
+  tok_config.update(ojson{{"do_basic_tokenize", true},
+                          {"do_lower_case", true},
+                          {"never_split", nullptr},
+                          {"strip_accents", nullptr},
+                          {"tokenize_chinese_chars", true},
+                          {"tokenizer_class", "BertTokenizer"},
+                          {"model_max_length", 77}});
+  write_json(tok_dir / "tokenizer_config.json", tok_config);
+  write_json(tok_dir / "special_tokens_map.json", special_tokens());
+  spec.bert.vocab_size = static_cast<int64_t>(std::count(vocab.begin(), vocab.end(), '\n'));
+  write_json(enc_dir / "config.json", bert_json(spec.bert));
+  {
+    BertModel bert(spec.bert);
+    io::write_safetensors(enc_dir / "model.safetensors",
+                          bf16_weights(bert.registry(), component_seed(seed, 1)),
+                          {{"format", "pt"}});
+  }
+
+  const fs::path dit_dir = dir / "transformer";
+  fs::create_directories(dit_dir);
+  write_json(dit_dir / "config.json", dit_json(spec.dit));
+  {
+    DitModel dit(spec.dit, ParallelGroups::single());
+    write_sharded(dit_dir, "diffusion_pytorch_model",
+                  bf16_weights(dit.registry(), component_seed(seed, 2)), 2);
+  }
+
+  const fs::path vae_dir = dir / "vae";
+  fs::create_directories(vae_dir);
+  write_json(vae_dir / "config.json", vae_json(spec.vae));
+  {
+    VaeModel vae(spec.vae, VaeParts::Both);
+    io::write_safetensors(vae_dir / "vae_v2.safetensors",
+                          bf16_weights(vae.registry(), component_seed(seed, 3)),
+                          {{"format", "pt"}});
+  }
+
+  write_text(dir / "README.txt", readme(spec, seed));
+}
+
+}  // namespace sv::presets

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# generate_test.sh STEPVIDEO MODEL_DIR WORK_DIR: end-to-end generation on the
+# tiny model, checked by decoding the real MP4 files.
+set -euo pipefail
+sv=$1 model=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+fail() { echo "FAIL: $*"; exit 1; }
+
+args=(--model "$model" --prompt "A paper boat drifts down a rainy street" --frames 20 --height 70
+      --width 96 --steps 3 --seed 11)
+"$sv" generate "${args[@]}" --out "$work/v1.mp4" --save-latents "$work/v1.safetensors" 2>"$work/log1"
+grep -q "rounded 20 frames x 70x96 (h x w) to 17 frames x 64x96" "$work/log1" || fail "no rounding note"
+grep -q "denoise step 3/3" "$work/log1" || fail "no per-step progress"
+
+# The file decodes to the expected frames and size.
+probe=$(ffprobe -v error -count_frames -select_streams v:0 \
+        -show_entries stream=nb_read_frames,width,height,codec_name -of csv=p=0 "$work/v1.mp4")
+[[ "$probe" == "h264,96,64,17" ]] || fail "ffprobe says '$probe', expected h264,96,64,17"
+
+# The sidecar holds every parameter.
+json="$work/v1.json"
+for key in '"prompt": "A paper boat' '"seed": 11' '"steps": 3' '"cfg_scale": 9.0' '"time_shift": 13.0' \
+           '"frames": 17' '"height": 64' '"width": 96' '"fps": 25' '"stepvideo_version"' \
+           '"header_sha256"' '"denoise_s"' '"vae_decode_s"' '"negative_prompt"' '"positive_suffix"'; do
+  grep -qF "$key" "$json" || fail "sidecar lacks $key"
+done
+
+# Same seed: identical latents and identical decoded frames.
+"$sv" generate "${args[@]}" --out "$work/v2.mp4" --save-latents "$work/v2.safetensors" 2>/dev/null
+cmp "$work/v1.safetensors" "$work/v2.safetensors" || fail "same seed gave different latents"
+ffmpeg -v error -i "$work/v1.mp4" -f framemd5 "$work/v1.md5"
+ffmpeg -v error -i "$work/v2.mp4" -f framemd5 "$work/v2.md5"
+diff "$work/v1.md5" "$work/v2.md5" >/dev/null || fail "same seed gave different frames"
+# Another seed: other latents.
+"$sv" generate "${args[@]/11/12}" --out "$work/v3.mp4" --save-latents "$work/v3.safetensors" 2>/dev/null
+! cmp -s "$work/v1.safetensors" "$work/v3.safetensors" || fail "different seeds gave the same latents"
+
+# Starting from saved latents with no steps left reproduces nothing new: init-latents
+# of the right shape are accepted, of the wrong shape rejected.
+"$sv" generate "${args[@]}" --init-latents "$work/v1.safetensors" --out "$work/v4.mkv" 2>/dev/null
+ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$work/v4.mkv" | grep -q ffv1 \
+  || fail ".mkv output is not FFV1"
+if "$sv" generate --model "$model" --prompt x --frames 34 --height 64 --width 96 --steps 1 \
+     --init-latents "$work/v1.safetensors" --out "$work/bad.mp4" 2>"$work/err"; then
+  fail "wrong-shape init latents accepted"
+fi
+grep -q "initial latents are" "$work/err" || fail "unclear init-latents error: $(cat "$work/err")"
+[[ ! -e "$work/bad.mp4" && ! -e "$work/bad.json" ]] || fail "failed run left output files"
+
+# Nothing but finished files in the output directory.
+if ls -A "$work" | grep -q '^\.tmp'; then fail "temporary files left behind"; fi
+echo "generate: all checks passed"
