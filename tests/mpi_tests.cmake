@@ -24,3 +24,9 @@ stepvideo_mpi_layout_test("cfg=2" 2)
 stepvideo_mpi_layout_test("pp=2" 2)
 stepvideo_mpi_layout_test("tp=2,pp=2" 4)
 stepvideo_mpi_layout_test("cfg=2,pp=2" 4)
+
+# The whole pipeline under mpirun: sp=2 DiT and the VAE chunks over both ranks.
+add_test(NAME mpi.generate_sp2 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/generate_mpi_test.sh
+  ${MPIRUN} 2 ${MPIRUN_FLAGS} -- $<TARGET_FILE:stepvideo> ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/generate_mpi_out)
+set_tests_properties(mpi.generate_sp2 PROPERTIES LABELS mpi PROCESSORS 2 TIMEOUT 300
+  FIXTURES_REQUIRED tiny_model ENVIRONMENT "${MPI_TEST_ENV}")

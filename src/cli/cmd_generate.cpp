@@ -165,8 +165,7 @@ int cmd_generate(const Args& args, const Context& context) {
       });
   timings["denoise_s"] = seconds_since(t0);
   if (parsed.vm["offload"].as<bool>()) dit.reset();
-  if (!writer) return kExitOk;  // the other ranks took part in the parallel DiT only
-  if (!save_latents.empty()) {
+  if (writer && !save_latents.empty()) {
     const fs::path p = save_latents;
     if (p.extension() == ".h5" || p.extension() == ".hdf5") {
       io::write_hdf5(p, {{"latents", denoised}});
@@ -175,12 +174,14 @@ int cmd_generate(const Args& args, const Context& context) {
     }
   }
 
-  // 3. Decode and write.
+  // 3. Decode (latent chunks spread over the replica's ranks) and write.
   t0 = std::chrono::steady_clock::now();
   const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
-  log_info("decoding {} latent frames to {} video frames", latent_shape[1], frames_used);
-  const Tensor rgb = DecodeStage(*vae).run(denoised);
+  log_info("decoding {} latent frames to {} video frames on {} rank(s)", latent_shape[1],
+           frames_used, groups.replica->size());
+  const Tensor rgb = DecodeStage(*vae).run_distributed(denoised, *groups.replica);
   timings["vae_decode_s"] = seconds_since(t0);
+  if (!writer) return kExitOk;  // the replica's leader writes the files
   t0 = std::chrono::steady_clock::now();
   io::write_video(out_path, rgb, {.fps = static_cast<int>(fps), .codec = codec_for(out_path)});
   timings["write_s"] = seconds_since(t0);

@@ -40,6 +40,12 @@ ParallelGroups make_parallel_groups(const MpiRuntime& runtime, const Layout& lay
   g.pp = split(layout, g.world_size, g.coords, &RankCoords::pp, "pp");
   g.cfg = split(layout, g.world_size, g.coords, &RankCoords::cfg, "cfg");
   g.dp = split(layout, g.world_size, g.coords, &RankCoords::dp, "dp");
+  MPI_Comm replica = MPI_COMM_NULL;
+  SV_CHECK_AS(CommError,
+              MPI_Comm_split(MPI_COMM_WORLD, g.coords.dp, g.world_rank, &replica) == MPI_SUCCESS,
+              "MPI_Comm_split for the replica group failed");
+  MPI_Comm_set_errhandler(replica, MPI_ERRORS_RETURN);
+  g.replica = make_mpi_communicator(replica, "replica");
   log_info("parallel layout {} ({} replica(s)): {}", layout.str(), g.dp_size, g.describe());
   return g;
 }

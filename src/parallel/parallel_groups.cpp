@@ -12,6 +12,7 @@ ParallelGroups ParallelGroups::single() {
   g.pp = make_self_communicator("pp");
   g.cfg = make_self_communicator("cfg");
   g.dp = make_self_communicator("dp");
+  g.replica = make_self_communicator("replica");
   return g;
 }
 

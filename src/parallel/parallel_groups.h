@@ -18,6 +18,8 @@ struct ParallelGroups {
   int dp_size = 1;
   // Each group holds the ranks that differ only in that coordinate.
   std::shared_ptr<Communicator> world, tp, sp, pp, cfg, dp;
+  // All ranks of this rank's replica (same dp coordinate); rank 0 is its leader.
+  std::shared_ptr<Communicator> replica;
 
   int tp_size() const { return layout.tp; }
   int tp_rank() const { return coords.tp; }

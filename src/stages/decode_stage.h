@@ -1,8 +1,9 @@
 // DecodeStage: denoised latents -> 8-bit RGB frames (Video-VAE decode and
-// upstream's post-processing).
+// upstream's post-processing), optionally spread over a replica's ranks.
 #pragma once
 
 #include "models/vae/vae_model.h"
+#include "parallel/communicator.h"
 
 namespace sv {
 
@@ -11,6 +12,12 @@ class DecodeStage {
   explicit DecodeStage(const VaeModel& vae) : vae_(vae) {}
   // latents: f32 [1, T, z, h, w] -> u8 [frames, 16 h, 16 w, 3].
   Tensor run(const Tensor& latents) const;
+  // The same, with the latent chunks (latent_len frames each) dealt round-robin
+  // to the ranks of `group`; each decodes its chunks independently (a chunk is
+  // always decoded from scratch), the leader (rank 0) gathers the frames,
+  // blends the chunk borders and returns the video; other ranks return an
+  // undefined tensor. Equal to run() on one rank.
+  Tensor run_distributed(const Tensor& latents, Communicator& group) const;
 
  private:
   const VaeModel& vae_;

@@ -41,10 +41,7 @@ set_tests_properties(cli.init_model_tiny PROPERTIES FIXTURES_SETUP tiny_model LA
 stepvideo_cli_test(init_model_not_empty tiny_model 5 "tiny_model: directory exists and is not empty.*--force"
   init-model --preset tiny --out ${TINY_MODEL})
 
-# End-to-end generation on the bundled tiny model (written once by init-model).
-set(TINY_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_model)
-add_test(NAME cli.init_tiny_model COMMAND ${SV} init-model --preset tiny --out ${TINY_MODEL} --force)
-set_tests_properties(cli.init_tiny_model PROPERTIES FIXTURES_SETUP tiny_model)
+# End-to-end generation on the bundled tiny model.
 add_test(NAME cli.generate_tiny COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_test.sh ${SV}
   ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/generate_out)
 set_tests_properties(cli.generate_tiny PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 600)

@@ -1,6 +1,7 @@
 #include "models/presets/tiny_model.h"
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <string_view>
 #include <utility>
@@ -44,9 +45,9 @@ TinyModelSpec tiny_model_spec() {
 
   s.vae.z_channels = 16;
   s.vae.encoder.ch = 32;
-  s.vae.encoder.ch_mult = {1, 2, 4, 4};
+  s.vae.encoder.ch_mult = {1, 2, 2, 2};
   s.vae.decoder.ch = 32;
-  s.vae.decoder.ch_mult = {1, 2, 4, 4};
+  s.vae.decoder.ch_mult = {1, 2, 2, 2};
   s.vae.validate("tiny preset (vae)");
 
   s.dit.num_attention_heads = 4;
@@ -80,6 +81,14 @@ void write_text(const fs::path& path, std::string_view text) {
 
 void write_json(const fs::path& path, const ojson& j) { write_text(path, j.dump(2) + "\n"); }
 
+// A float config value as its shortest decimal (1e-06, not 9.99999997e-07).
+double decimal(float v) {
+  const std::string text = fmt::format("{}", v);
+  double d = 0.0;
+  std::from_chars(text.data(), text.data() + text.size(), d);  // locale-free, unlike stod
+  return d;
+}
+
 // Every parameter in declaration (upstream state_dict) order, rounded to BF16.
 NamedTensors bf16_weights(ParameterRegistry& registry, uint64_t seed) {
   init_parameters_random(registry, seed);
@@ -94,7 +103,7 @@ void write_sharded(const fs::path& dir, const std::string& stem, const NamedTens
                    int shards) {
   size_t total = 0;
   for (const auto& [name, t] : tensors) total += t.nbytes();
-  ojson weight_map = ojson::object();
+  nlohmann::json weight_map = nlohmann::json::object();  // sorted, as diffusers writes it
   size_t begin = 0, written = 0;
   for (int k = 1; k <= shards; ++k) {
     const std::string file = fmt::format("{}-{:05d}-of-{:05d}.safetensors", stem, k, shards);
@@ -112,8 +121,8 @@ void write_sharded(const fs::path& dir, const std::string& stem, const NamedTens
   }
   SV_CHECK(begin == tensors.size(), "write_sharded: {} of {} tensors written", begin,
            tensors.size());
-  write_json(dir / (stem + ".safetensors.index.json"),
-             ojson{{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}});
+  const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  write_text(dir / (stem + ".safetensors.index.json"), index.dump(2) + "\n");
 }
 
 ojson dit_json(const DitConfig& c) {
@@ -127,7 +136,7 @@ ojson dit_json(const DitConfig& c) {
                {"patch_size", c.patch_size},
                {"norm_type", "ada_norm_single"},
                {"norm_elementwise_affine", c.norm_elementwise_affine},
-               {"norm_eps", c.norm_eps},
+               {"norm_eps", decimal(c.norm_eps)},
                {"use_additional_conditions", false},
                {"caption_channels", {c.caption_channels, c.clip_channels}},
                {"attention_type", "parallel"}};
@@ -153,7 +162,7 @@ ojson vae_json(const VaeConfig& c) {
                  {"temporal_up_layers", c.decoder.temporal_up_layers},
                  {"temporal_downsample", c.decoder.temporal_downsample},
                  {"resamp_with_conv", true}}},
-               {"group_norm", {{"num_groups", c.norm_groups}, {"eps", c.norm_eps}}}};
+               {"group_norm", {{"num_groups", c.norm_groups}, {"eps", decimal(c.norm_eps)}}}};
 }
 
 ojson llm_json(const StepLlmConfig& c) {
@@ -163,7 +172,7 @@ ojson llm_json(const StepLlmConfig& c) {
                {"num_layers", c.num_layers},
                {"ffn_hidden_size", c.ffn_hidden_size},
                {"padded_vocab_size", c.padded_vocab_size},
-               {"layernorm_epsilon", c.layernorm_epsilon},
+               {"layernorm_epsilon", decimal(c.layernorm_epsilon)},
                {"seq_length", 320},
                {"use_flash_attn", true},
                {"attention_dropout", 0.0},
@@ -187,7 +196,7 @@ ojson bert_json(const BertConfig& c) {
                {"max_position_embeddings", c.max_position_embeddings},
                {"type_vocab_size", c.type_vocab_size},
                {"initializer_range", 0.02},
-               {"layer_norm_eps", c.layer_norm_eps},
+               {"layer_norm_eps", decimal(c.layer_norm_eps)},
                {"pad_token_id", 0},
                {"position_embedding_type", "absolute"}};
 }
