@@ -82,7 +82,9 @@ int cmd_generate(const Args& args, const Context& context) {
       "init-latents", po::value(&init_latents), "start from these latents (.safetensors or .h5) instead of noise")(
       "save-latents", po::value(&save_latents), "also write the denoised latents (.safetensors or .h5)")(
       "layout", po::value(&layout_text)->default_value(""), "parallel layout under mpirun")(
-      "offload", po::bool_switch(), "release each model as soon as its stage is done");
+      "offload", po::bool_switch(),
+      "low memory: keep the DiT's bf16 weights mapped (widened per layer) and release it before "
+      "the VAE loads");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
@@ -143,7 +145,8 @@ int cmd_generate(const Args& args, const Context& context) {
   const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
   const ParallelGroups groups = make_parallel_groups(
       context.mpi, Layout::parse(layout_text), dit_config.num_attention_heads, dit_config.num_layers);
-  std::unique_ptr<DitModel> dit = load_dit(model, groups);
+  const bool offload = parsed.vm["offload"].as<bool>();
+  std::unique_ptr<DitModel> dit = load_dit(model, groups, offload);
   timings["load_dit_s"] = seconds_since(t0);
   const Shape latent_shape{1, frames_used / 17 * 3, dit_config.in_channels, height_used / 16,
                            width_used / 16};
@@ -164,7 +167,7 @@ int cmd_generate(const Args& args, const Context& context) {
         log_info("denoise step {}/{}  {:.1f} s elapsed  ETA {:.1f} s", step + 1, steps, elapsed, eta);
       });
   timings["denoise_s"] = seconds_since(t0);
-  if (parsed.vm["offload"].as<bool>()) dit.reset();
+  if (offload) dit.reset();
   if (writer && !save_latents.empty()) {
     const fs::path p = save_latents;
     if (p.extension() == ".h5" || p.extension() == ".hdf5") {

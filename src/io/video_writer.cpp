@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
 
 extern "C" {
@@ -93,6 +94,9 @@ void encode_to(const fs::path& tmp, const fs::path& path, const Tensor& rgb,
   e.codec->framerate = AVRational{options.fps, 1};
   if (e.format->oformat->flags & AVFMT_GLOBALHEADER) e.codec->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   if (h264) {
+    // One encoder thread: libx264's frame threads made repeated encodes of the
+    // same frames differ here, and the same seed must give the same file.
+    e.codec->thread_count = 1;
     av_opt_set(e.codec->priv_data, "crf", std::to_string(options.crf).c_str(), 0);
     av_opt_set(e.codec->priv_data, "preset", "medium", 0);
   }
@@ -106,6 +110,11 @@ void encode_to(const fs::path& tmp, const fs::path& path, const Tensor& rgb,
   e.frame->width = w;
   e.frame->height = h;
   check(av_frame_get_buffer(e.frame, 0), path, "allocating a frame");
+  // Zero the padding beyond each row: the encoder may read it, and
+  // uninitialised bytes there made repeated encodes of one video differ.
+  for (int p = 0; p < AV_NUM_DATA_POINTERS && e.frame->buf[p]; ++p) {
+    std::memset(e.frame->buf[p]->data, 0, e.frame->buf[p]->size);
+  }
   e.sws = sws_getContext(w, h, AV_PIX_FMT_RGB24, w, h, e.codec->pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
                          nullptr, nullptr, nullptr);
   SV_CHECK(e.sws, "no swscale conversion from RGB24 to the encoder's pixel format");

@@ -7,6 +7,7 @@ namespace sv {
 Linear::Linear(const Scope& scope, int64_t in, int64_t out, bool bias, Shard shard)
     : in_(in), out_(out) {
   weight_ = &scope.param("weight", Shape{out, in}, Init::FanIn, shard);
+  weight_->convert_on_use = true;
   if (bias) {
     // A row-parallel linear adds its bias once, after the reduction: every
     // rank holds all of it. A column-parallel one holds its slice.
@@ -16,7 +17,10 @@ Linear::Linear(const Scope& scope, int64_t in, int64_t out, bool bias, Shard sha
 }
 
 Tensor Linear::operator()(const Tensor& x) const {
-  return ops::linear(x, weight_->value, bias_ ? bias_->value : Tensor());
+  const Tensor& w = weight_->value;
+  // A weight kept in bf16 (LoadOptions::keep_stored_dtype) is widened for this call only.
+  const Tensor w32 = w.dtype() == DType::F32 ? w : w.to(DType::F32);
+  return ops::linear(x, w32, bias_ ? bias_->value : Tensor());
 }
 
 }  // namespace sv

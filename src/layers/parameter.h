@@ -40,6 +40,9 @@ struct Parameter {
   // False for parameters another rank holds (e.g. blocks of another pipeline
   // stage): declared so the checkpoint is checked as a whole, never read here.
   bool local = true;
+  // Large matrices a layer widens to f32 only while it uses them (Linear
+  // weights). With LoadOptions::keep_stored_dtype they stay bf16 in memory.
+  bool convert_on_use = false;
 
   Shape local_shape() const;
 };

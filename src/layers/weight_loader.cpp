@@ -27,6 +27,15 @@ Tensor read_slice(const Tensor& stored, const Parameter& p) {
   return owned.to(DType::F32);
 }
 
+// This rank's slice in the stored dtype: a view of the mapping when it is
+// contiguous (replicated or split by rows of the file), else a compact copy.
+Tensor stored_slice(const Tensor& stored, const Parameter& p) {
+  if (p.shard.is_replicated()) return stored;
+  const int64_t part = p.full_shape[p.shard.dim] / p.shard.parts;
+  const Tensor view = stored.slice(p.shard.dim, part * p.shard.index, part * (p.shard.index + 1));
+  return view.is_contiguous() ? view : view.contiguous();
+}
+
 }  // namespace
 
 void load_parameters(ParameterRegistry& registry, const io::Checkpoint& checkpoint,
@@ -72,7 +81,14 @@ void load_parameters(ParameterRegistry& registry, const io::Checkpoint& checkpoi
     throw CheckpointError(message);
   }
   for (const auto& p : registry.parameters()) {
-    if (p->local) p->value = read_slice(checkpoint.tensor(p->name), *p);
+    if (!p->local) continue;
+    const Tensor stored = checkpoint.tensor(p->name);
+    const bool narrow = stored.dtype() == DType::BF16 || stored.dtype() == DType::F16;
+    if (options.keep_stored_dtype && p->convert_on_use && narrow) {
+      p->value = stored_slice(stored, *p);
+    } else {
+      p->value = read_slice(stored, *p);
+    }
   }
 }
 

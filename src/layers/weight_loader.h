@@ -14,6 +14,10 @@ struct LoadOptions {
   // Tensors in the checkpoint that no parameter claims are an error unless
   // allowed (a checkpoint may carry extras, e.g. EMA copies).
   bool allow_unexpected = false;
+  // Keep bf16/f16 weights of convert_on_use parameters in their stored dtype
+  // (memory-mapped where the slice is contiguous) and widen them per use:
+  // halves weight memory for large models at the cost of a conversion per call.
+  bool keep_stored_dtype = false;
 };
 
 void load_parameters(ParameterRegistry& registry, const io::Checkpoint& checkpoint,

@@ -26,12 +26,14 @@ void check_model_directory(const fs::path& model_dir) {
   }
 }
 
-std::unique_ptr<DitModel> load_dit(const fs::path& model_dir, const ParallelGroups& groups) {
+std::unique_ptr<DitModel> load_dit(const fs::path& model_dir, const ParallelGroups& groups,
+                                   bool low_memory) {
   const fs::path dir = model_dir / "transformer";
   const DitConfig config = DitConfig::from_file(dir / "config.json");
   auto model = std::make_unique<DitModel>(config, groups);
   // The folder also holds config.json; Checkpoint::open picks the index or the shards.
-  load_parameters(model->registry(), io::Checkpoint::open(dir));
+  load_parameters(model->registry(), io::Checkpoint::open(dir),
+                  LoadOptions{.keep_stored_dtype = low_memory});
   log_info("loaded DiT from {} ({} layers, {} heads, {:.2f} B parameters)", dir.string(),
            config.num_layers, config.num_attention_heads,
            static_cast<double>(model->registry().total_elements()) / 1e9);

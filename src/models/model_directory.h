@@ -17,8 +17,10 @@ namespace sv {
 // InputError naming the path when the directory or one of its parts is missing.
 void check_model_directory(const std::filesystem::path& model_dir);
 
+// low_memory keeps the DiT's bf16 linear weights mapped and widens them per
+// layer as they are used (about half the resident weight memory).
 std::unique_ptr<DitModel> load_dit(const std::filesystem::path& model_dir,
-                                   const ParallelGroups& groups);
+                                   const ParallelGroups& groups, bool low_memory = false);
 std::unique_ptr<VaeModel> load_vae(const std::filesystem::path& model_dir, VaeParts parts);
 
 // For sidecar files: every weight and tokenizer file under the directory with

@@ -1,7 +1,9 @@
 #include "stages/decode_stage.h"
 
 #include <algorithm>
+#include <chrono>
 
+#include "core/log.h"
 #include "io/video_frames.h"
 
 namespace sv {
@@ -16,14 +18,12 @@ void check_latents(const Tensor& latents) {
 }  // namespace
 
 Tensor DecodeStage::run(const Tensor& latents) const {
-  check_latents(latents);
-  const Tensor video = vae_.decode(latents.to(DType::F32).contiguous());
-  return io::frames_to_rgb8(video.select(0, 0));
+  const auto self = make_self_communicator("decode");
+  return run_distributed(latents, *self);
 }
 
 Tensor DecodeStage::run_distributed(const Tensor& latents, Communicator& group) const {
   check_latents(latents);
-  if (group.size() == 1) return run(latents);
   const Tensor z = latents.to(DType::F32).contiguous();
   const int64_t latent_len = vae_.config().latent_len, frame_len = vae_.config().frame_len;
   const int64_t t = z.dim(1), chunks = (t + latent_len - 1) / latent_len;
@@ -44,9 +44,15 @@ Tensor DecodeStage::run_distributed(const Tensor& latents, Communicator& group) 
     const int64_t n = chunk_frames(c);
     const int64_t count = n * channels * h * w;
     if (owner == me) {
+      const auto start = std::chrono::steady_clock::now();
       const Tensor part = z.slice(1, c * latent_len, std::min(t, (c + 1) * latent_len)).contiguous();
       const Tensor decoded = vae_.decode_unmixed(part).contiguous();
       SV_CHECK(decoded.dim(1) == n, "chunk {} decoded to {} frames, expected {}", c, decoded.dim(1), n);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      // Chunks owned by this rank: c, c + ranks, ...; the remaining ones take about as long.
+      const int64_t left = (chunks - 1 - c) / ranks;
+      log_info("decoded chunk {}/{} ({} frames) in {:.1f} s, ETA {:.1f} s", c + 1, chunks, n, s,
+               s * static_cast<double>(left));
       if (me == 0) {
         video.slice(1, first_frame, first_frame + n).copy_from(decoded);
       } else {

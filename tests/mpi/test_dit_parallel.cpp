@@ -12,6 +12,7 @@
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "parallel/mpi_groups.h"
+#include "io/video_frames.h"
 #include "models/presets/tiny_model.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
@@ -36,22 +37,20 @@ double rel_l2(const Tensor& a, const Tensor& b) {
   return std::sqrt(num / den);
 }
 
-// 4 heads so every test layout divides them; 3 layers so pp=2 splits unevenly;
-// 3 x 3 x 5 = 45 video tokens so sp=2 and sp=4 split unevenly.
+// The DiT of `init-model --preset tiny` (4 heads, so every test layout divides
+// them) with one more layer, so pp=2 splits unevenly; 3 x 3 x 5 = 45 video
+// tokens, so sp=2 and sp=4 split unevenly.
 DitConfig test_config() {
-  DitConfig c;
-  c.num_attention_heads = 4;
+  DitConfig c = presets::tiny_model_spec().dit;
   c.num_layers = 3;
-  c.in_channels = c.out_channels = 8;
-  c.caption_channels = 24;
-  c.clip_channels = 16;
   return c;
 }
 
 DitConditioning test_text(int64_t rows) {
   DitConditioning t;
-  t.y = gaussian_noise(Shape{rows, 7, 24}, 11);
-  t.clip = gaussian_noise(Shape{rows, 3, 16}, 12);
+  const DitConfig c = test_config();
+  t.y = gaussian_noise(Shape{rows, 7, c.caption_channels}, 11);
+  t.clip = gaussian_noise(Shape{rows, 3, c.clip_channels}, 12);
   t.mask = Tensor::zeros(Shape{rows, 10}, DType::F32);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < 10 - 2 * (r % 3); ++j) t.mask.data<float>()[r * 10 + j] = 1.0f;
@@ -68,7 +67,7 @@ TEST(DitParallel, ForwardEqualsSingleRank) {
 
   const DitConditioning text = test_text(2);
   DitInputs in;
-  in.hidden_states = gaussian_noise(Shape{2, 3, 8, 3, 5}, 13);
+  in.hidden_states = gaussian_noise(Shape{2, 3, config.in_channels, 3, 5}, 13);
   in.timestep = Tensor::from_vector<float>({0.3f, 0.8f}, Shape{2});
   in.encoder_hidden_states = text.y;
   in.encoder_hidden_states_2 = text.clip;
@@ -86,7 +85,7 @@ TEST(DitParallel, DenoisedLatentsEqualSingleRank) {
   DitModel parallel(config, make_parallel_groups(*g_runtime, test_layout(), 4, 3));
   init_parameters_random(parallel.registry(), 6);
 
-  const Tensor noise = gaussian_noise(Shape{2, 3, 8, 3, 5}, 99);
+  const Tensor noise = gaussian_noise(Shape{2, 3, config.in_channels, 3, 5}, 99);
   const DitConditioning text = test_text(4);  // 2 prompts + 2 negatives
   DenoiseOptions options;
   options.steps = 3;
@@ -105,7 +104,7 @@ TEST(VaeParallel, DistributedDecodeEqualsSingleRank) {
   init_parameters_random(vae.registry(), 8);
   const Tensor latents = gaussian_noise(Shape{1, 7, config.z_channels, 2, 3}, 21);
   const ParallelGroups groups = make_parallel_groups(*g_runtime, test_layout(), 4, 3);
-  const Tensor ref = DecodeStage(vae).run(latents);
+  const Tensor ref = io::frames_to_rgb8(vae.decode(latents).select(0, 0));
   const Tensor out = DecodeStage(vae).run_distributed(latents, *groups.replica);
   if (groups.replica->rank() != 0) {
     EXPECT_FALSE(out.defined());
