@@ -1,6 +1,7 @@
 // stepvideo bench dit ...: forward-pass throughput of a DiT with random
 // weights, printed as one JSON line on stdout (logs go to stderr).
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -135,6 +136,17 @@ int bench_dit(const Args& args, const Context& context) {
     analytic += static_cast<double>(batch) * static_cast<double>(tokens) / layout.sp * 64 * 4.0 *
                 (layout.sp - 1);
   }
+  // Peak resident memory of the largest rank: weights shrink with tp (each
+  // rank reads only its slice) and activations with sp.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  float rss_mib = static_cast<float>(usage.ru_maxrss) / 1024.0f;
+  if (groups.world_size > 1) {
+    std::vector<float> all(static_cast<size_t>(groups.world_size));
+    const std::vector<int64_t> ones(static_cast<size_t>(groups.world_size), 1);
+    groups.world->all_gatherv(&rss_mib, all.data(), ones);
+    rss_mib = *std::max_element(all.begin(), all.end());
+  }
   if (groups.world_rank != 0) return kExitOk;
   nlohmann::ordered_json j;
   j["bench"] = "dit";
@@ -157,6 +169,7 @@ int bench_dit(const Args& args, const Context& context) {
   j["tokens_per_s"] = static_cast<double>(batch * tokens) / median_max;
   j["bytes_sent_per_forward_max_rank"] = bytes_max;
   j["bytes_sent_per_forward_analytic"] = analytic;
+  j["peak_rss_mib_max_rank"] = rss_mib;
   std::cout << j.dump() << std::endl;
   return kExitOk;
 }
