@@ -7,12 +7,15 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 
 #include "core/random.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "parallel/mpi_groups.h"
 #include "io/video_frames.h"
+#include "models/model_directory.h"
 #include "models/presets/tiny_model.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
@@ -78,20 +81,29 @@ TEST(DitParallel, ForwardEqualsSingleRank) {
   EXPECT_LT(rel_l2(out, ref), 1e-5) << test_layout().str();
 }
 
-TEST(DitParallel, DenoisedLatentsEqualSingleRank) {
-  const DitConfig config = test_config();
-  DitModel single(config, ParallelGroups::single());
-  init_parameters_random(single.registry(), 6);
-  DitModel parallel(config, make_parallel_groups(*g_runtime, test_layout(), 4, 3));
-  init_parameters_random(parallel.registry(), 6);
+// The DiT that `stepvideo init-model --preset tiny` writes, loaded from its
+// files (bf16, sharded) by every rank: several denoising steps with guidance.
+TEST(DitParallel, TinyPresetDenoisedLatentsEqualSingleRank) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("stepvideo_mpi_tiny_" + std::to_string(::getpid()));  // one per rank
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  presets::write_tiny_model(dir, 0);
+  const DitConfig config = DitConfig::from_file(dir / "transformer" / "config.json");
+  const std::unique_ptr<DitModel> single = load_dit(dir, ParallelGroups::single());
+  const std::unique_ptr<DitModel> parallel = load_dit(
+      dir, make_parallel_groups(*g_runtime, test_layout(), config.num_attention_heads,
+                                config.num_layers));
+  std::filesystem::remove_all(dir);
 
   const Tensor noise = gaussian_noise(Shape{2, 3, config.in_channels, 3, 5}, 99);
   const DitConditioning text = test_text(4);  // 2 prompts + 2 negatives
   DenoiseOptions options;
   options.steps = 3;
   options.cfg_scale = 5.0f;
-  const Tensor ref = DenoiseStage(single).run(noise, text, options);
-  const Tensor out = DenoiseStage(parallel).run(noise, text, options);
+  const Tensor ref = DenoiseStage(*single).run(noise, text, options);
+  const Tensor out = DenoiseStage(*parallel).run(noise, text, options);
   EXPECT_LT(rel_l2(out, ref), 1e-5) << test_layout().str();
 }
 
