@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
+#include "cli/sampling_presets.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "core/version.h"
@@ -32,23 +33,6 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Preset {
-  const char* name;
-  int64_t steps;
-  float cfg_scale, time_shift;
-};
-// The release's recommended settings (upstream README): T2V and Turbo.
-constexpr Preset kPresets[] = {{"stepvideo-t2v", 50, 9.0f, 13.0f}, {"turbo", 15, 5.0f, 17.0f}};
-
-const Preset& find_preset(const std::string& name) {
-  std::string names;
-  for (const Preset& p : kPresets) {
-    if (name == p.name) return p;
-    names += names.empty() ? p.name : std::string(", ") + p.name;
-  }
-  throw po::error("unknown preset '" + name + "' (presets: " + names + ")");
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -88,7 +72,7 @@ int cmd_generate(const Args& args, const Context& context) {
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
-  const Preset& preset = find_preset(preset_name);
+  const SamplingPreset& preset = find_sampling_preset(preset_name);
   if (vm.count("negative-prompt")) negative = vm["negative-prompt"].as<std::string>();
   if (vm.count("positive-suffix")) suffix = vm["positive-suffix"].as<std::string>();
   DenoiseOptions denoise;
@@ -165,6 +149,7 @@ int cmd_generate(const Args& args, const Context& context) {
         const double elapsed = seconds_since(t0);
         const double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
         log_info("denoise step {}/{}  {:.1f} s elapsed  ETA {:.1f} s", step + 1, steps, elapsed, eta);
+        return true;
       });
   timings["denoise_s"] = seconds_since(t0);
   if (offload) dit.reset();

@@ -28,5 +28,7 @@ int cmd_decode(const Args& args, const Context& context);
 int cmd_encode(const Args& args, const Context& context);
 int cmd_encode_text(const Args& args, const Context& context);
 int cmd_init_model(const Args& args, const Context& context);
+int cmd_run(const Args& args, const Context& context);
+int cmd_status(const Args& args, const Context& context);
 
 }  // namespace sv::cli

@@ -17,6 +17,8 @@ enum ExitCode : int {
   kExitComm = 6,            // MPI / NCCL failure
   kExitCuda = 7,            // CUDA failure
   kExitNotSupported = 8,
+  kExitItemsFailed = 9,     // run: finished, but some items failed or manifest lines were bad
+  kExitPreempted = 75,      // run: stopped by SIGTERM/SIGUSR1, state saved; requeue (EX_TEMPFAIL)
   kExitInternal = 70,       // a bug in stepvideo (EX_SOFTWARE)
 };
 

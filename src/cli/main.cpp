@@ -26,6 +26,8 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"run", sv::cli::cmd_run, "a manifest of prompts to videos: resumable, preemptible, all ranks"},
+    {"status", sv::cli::cmd_status, "progress of a run, from its output directory's journal"},
     {"generate", sv::cli::cmd_generate, "one prompt to one video (MP4 + sidecar JSON)"},
     {"decode", sv::cli::cmd_decode, "latents (.safetensors/.h5) to a video with the Video-VAE"},
     {"encode", sv::cli::cmd_encode, "a video to Video-VAE latents (mean, logvar, seeded sample)"},

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/durable_file.h"
 
 namespace sv::io {
 
@@ -34,7 +35,7 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
 void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
   silence_hdf5();
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  const fs::path tmp = dir / (".tmp." + std::to_string(::getpid()) + "." + path.filename().string());
+  const fs::path tmp = temporary_path_for(path);
   try {
     {
       Handle file{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
@@ -54,9 +55,11 @@ void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, T
       SV_CHECK_AS(InputError, H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, "{}: flush failed",
                   path.string());
     }
+    fsync_file(tmp);  // latents may be a preempted item's only state
     std::error_code ec;
     fs::rename(tmp, path, ec);
     SV_CHECK_AS(InputError, !ec, "{}: cannot rename into place: {}", path.string(), ec.message());
+    fsync_directory(dir);
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);

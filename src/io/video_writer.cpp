@@ -1,8 +1,5 @@
 #include "io/video_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <memory>
 
@@ -14,6 +11,7 @@ extern "C" {
 }
 
 #include "core/error.h"
+#include "io/durable_file.h"
 #include "io/av_error.h"
 
 namespace sv::io {
@@ -61,13 +59,6 @@ void encode(Encoder& e, AVFrame* frame, const fs::path& path) {
     e.packet->stream_index = e.stream->index;
     check(av_interleaved_write_frame(e.format, e.packet), path, "writing a packet");
   }
-}
-
-void fsync_path(const fs::path& p, int flags) {
-  const int fd = ::open(p.c_str(), flags);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 void encode_to(const fs::path& tmp, const fs::path& path, const Tensor& rgb,
@@ -152,15 +143,15 @@ void write_video(const fs::path& path, const Tensor& rgb, const VideoWriteOption
   SV_CHECK_AS(InputError, fs::is_directory(dir), "{}: directory {} does not exist",
               path.string(), dir.string());
   // Keep the extension: libav and players look at it.
-  const fs::path tmp = dir / (".tmp." + std::to_string(::getpid()) + "." + path.filename().string());
+  const fs::path tmp = temporary_path_for(path);
   try {
     encode_to(tmp, path, frames, options);
-    fsync_path(tmp, O_RDONLY);
+    fsync_file(tmp);
     std::error_code ec;
     fs::rename(tmp, path, ec);
     SV_CHECK_AS(InputError, !ec, "{}: cannot rename the finished video into place: {}",
                 path.string(), ec.message());
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    fsync_directory(dir);
   } catch (...) {
     std::error_code ignored;
     fs::remove(tmp, ignored);

@@ -112,7 +112,8 @@ bool MpiRuntime::launched_by_mpi() {
 MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   if (!launched_by_mpi()) return;
   int provided = 0;
-  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+  thread_multiple_ = provided >= MPI_THREAD_MULTIPLE;
   // Errors come back as codes, so they become CommError with a message.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);

@@ -26,6 +26,8 @@ class MpiRuntime {
   bool active() const { return active_; }
   int world_rank() const { return rank_; }
   int world_size() const { return size_; }
+  // The job coordinator runs as a thread beside rank 0's worker.
+  bool thread_multiple() const { return thread_multiple_; }
   // Ends every rank of the job with this exit code: one rank's error must not
   // leave the others waiting in a collective.
   [[noreturn]] void abort(int code) const;
@@ -35,6 +37,7 @@ class MpiRuntime {
  private:
   bool active_ = false;
   int rank_ = 0, size_ = 1;
+  bool thread_multiple_ = false;
 };
 
 }  // namespace sv

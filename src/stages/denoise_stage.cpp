@@ -73,7 +73,7 @@ Tensor DenoiseStage::run(const Tensor& latents, const DitConditioning& text,
                                                        out.slice(0, batch, rows), options.cfg_scale)
                             : out;
     euler_step_(x, v, schedule.sigmas[si], schedule.sigmas[si + 1]);
-    if (on_step) on_step(i, schedule.steps(), x);
+    if (on_step && !on_step(i, schedule.steps(), x)) break;
   }
   return x;
 }

@@ -30,13 +30,15 @@ struct DenoiseOptions {
 };
 
 // Called after every step with the step index (0-based), the step count and
-// the latents after the step.
-using StepCallback = std::function<void(int64_t step, int64_t steps, const Tensor& latents)>;
+// the latents after the step. Returning false stops the loop there (a
+// preempted job saves the latents and continues later with first_step).
+using StepCallback = std::function<bool(int64_t step, int64_t steps, const Tensor& latents)>;
 
 class DenoiseStage {
  public:
   explicit DenoiseStage(const DitModel& dit) : dit_(dit) {}
-  // latents: f32 [B, F, C, H, W] initial noise; returns the denoised latents.
+  // latents: f32 [B, F, C, H, W] initial noise; returns the denoised latents
+  // (or, when the callback stopped the loop, the latents after that step).
   Tensor run(const Tensor& latents, const DitConditioning& text, const DenoiseOptions& options,
              const StepCallback& on_step = {}) const;
 

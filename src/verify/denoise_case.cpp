@@ -37,7 +37,10 @@ void run_denoise_case(const FixtureCase& fixture, const VerifyOptions& options,
   std::vector<Tensor> steps;
   const Tensor latents = DenoiseStage(dit).run(
       fixture.input("latents").to(DType::F32), text, opts,
-      [&steps](int64_t, int64_t, const Tensor& x) { steps.push_back(x.clone()); });
+      [&steps](int64_t, int64_t, const Tensor& x) {
+        steps.push_back(x.clone());
+        return true;
+      });
   for (size_t i = 0; i < steps.size(); ++i) {
     const std::string name = "out.latents_step" + std::to_string(i);
     if (fixture.io().find(name)) report.check(name, steps[i]);

@@ -1,0 +1,323 @@
+// stepvideo run: a manifest of prompts -> videos on shared storage, with every
+// rank of the job (DESIGN.md section 6). World rank 0 runs the coordinator
+// (plan, journal, progress; a thread beside its own worker); every replica
+// pulls batches from it. Resumable, preemptible, one live run per --out.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <set>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/options.h"
+#include "cli/sampling_presets.h"
+#include "core/log.h"
+#include "jobs/coordinator.h"
+#include "jobs/dispatch.h"
+#include "jobs/fault_injection.h"
+#include "jobs/journal.h"
+#include "jobs/manifest.h"
+#include "jobs/replica_worker.h"
+#include "jobs/run_files.h"
+#include "jobs/run_lock.h"
+#include "jobs/stop_signal.h"
+#include "jobs/summary.h"
+#include "models/dit/dit_config.h"
+#include "models/model_directory.h"
+#include "parallel/agreement.h"
+#include "parallel/mpi_groups.h"
+#include "stages/write_stage.h"
+
+namespace sv::cli {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Everything rank 0 owns as the coordinator, set up before any model loads so
+// a bad manifest or a held lock fails in seconds.
+struct CoordinatorSide {
+  jobs::RunFiles files;
+  std::unique_ptr<jobs::RunLock> lock;
+  jobs::Manifest manifest;  // this shard's items and bad lines
+  std::unique_ptr<jobs::Journal> journal;
+  std::unique_ptr<jobs::Coordinator> coordinator;
+};
+
+CoordinatorSide open_run(const fs::path& out, const jobs::Shard& shard, const fs::path& manifest_path,
+                         const jobs::ItemDefaults& defaults, int64_t batch_size, bool retry_failed,
+                         io::VideoCodec codec, const std::string& layout) {
+  CoordinatorSide side;
+  side.files = jobs::RunFiles{out, shard};
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  SV_CHECK_AS(InputError, fs::is_directory(out) && ::access(out.c_str(), W_OK) == 0,
+              "{}: cannot create or write the output directory", out.string());
+  side.lock = std::make_unique<jobs::RunLock>(side.files.lock());
+
+  jobs::Manifest all = jobs::read_manifest(manifest_path, defaults);
+  side.manifest.path = all.path;
+  side.manifest.sha256 = all.sha256;
+  for (auto& item : all.items) {
+    if (shard.contains(item.line)) side.manifest.items.push_back(std::move(item));
+  }
+  for (auto& bad : all.bad_lines) {
+    if (shard.contains(bad.line)) side.manifest.bad_lines.push_back(std::move(bad));
+  }
+  for (const jobs::BadLine& b : side.manifest.bad_lines) {
+    log_warn("{}:{}: bad line: {}", manifest_path.string(), b.line, b.reason);
+  }
+
+  // Half-written files of a killed run: only ours (other shards may be live).
+  std::set<std::string> ours{side.files.summary().filename().string(), side.files.plan().filename().string()};
+  const std::string ext = codec == io::VideoCodec::FFV1 ? ".mkv" : ".mp4";
+  for (const jobs::JobItem& i : side.manifest.items) {
+    for (const char* e : {".json", ".latents.h5", ".h5"}) ours.insert(i.id + e);
+    ours.insert(i.id + ext);
+  }
+  if (const int64_t n = jobs::remove_temporaries(out, ours)) {
+    log_info("removed {} half-written file(s) left by an interrupted run", n);
+  }
+
+  // Replay the journal: skip what is finished, continue what was suspended.
+  const jobs::JournalState state = jobs::replay(jobs::Journal::read(side.files.journal()));
+  std::set<std::string> in_suspended;
+  std::vector<jobs::Batch> plan;
+  jobs::RunStats stats;
+  std::map<std::string, const jobs::JobItem*> by_id;
+  for (const jobs::JobItem& i : side.manifest.items) by_id[i.id] = &i;
+  for (const json& r : state.suspended) {
+    jobs::Batch b = r.at("batch").get<jobs::Batch>();
+    bool usable = fs::exists(out / b.state);
+    for (const jobs::JobItem& i : b.items) usable = usable && by_id.count(i.id);
+    if (!usable) {
+      log_warn("{}: the saved state of a preempted batch is missing or its items left the manifest; "
+               "those items start over", b.state);
+      continue;
+    }
+    b.index = static_cast<int64_t>(plan.size());
+    for (const jobs::JobItem& i : b.items) in_suspended.insert(i.id);
+    plan.push_back(std::move(b));
+  }
+  // Saved states nobody will continue (their items finished, or a crash
+  // between the record and the cleanup) are spent.
+  std::set<std::string> live_states;
+  for (const jobs::Batch& b : plan) live_states.insert(fs::path(b.state).filename().string());
+  if (fs::is_directory(side.files.partial_dir())) {
+    for (const auto& e : fs::directory_iterator(side.files.partial_dir())) {
+      const std::string name = e.path().filename().string();
+      const std::string id = name.size() > 3 ? name.substr(0, name.size() - 3) : "";
+      if (by_id.count(id) && !live_states.count(name)) fs::remove(e.path(), ec);
+    }
+  }
+  std::vector<jobs::JobItem> fresh;
+  for (const jobs::JobItem& i : side.manifest.items) {
+    if (state.finished.count(i.id)) {
+      ++stats.resumed_done;
+    } else if (state.failed.count(i.id) && !retry_failed) {
+      ++stats.earlier_failed;
+    } else if (!in_suspended.count(i.id)) {
+      fresh.push_back(i);
+    }
+  }
+  std::vector<jobs::Batch> rest = jobs::plan_batches(fresh, batch_size, static_cast<int64_t>(plan.size()));
+  plan.insert(plan.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
+  stats.total = static_cast<int64_t>(side.manifest.items.size() + side.manifest.bad_lines.size());
+  stats.bad_lines = static_cast<int64_t>(side.manifest.bad_lines.size());
+
+  // The run's description, for `stepvideo status`.
+  json plan_json{{"manifest", fs::absolute(manifest_path).string()}, {"manifest_sha256", all.sha256},
+                 {"shard_suffix", shard.suffix()}, {"layout", layout}, {"ids", json::array()},
+                 {"bad_lines", json::array()}};
+  for (const jobs::JobItem& i : side.manifest.items) plan_json["ids"].push_back(i.id);
+  for (const jobs::BadLine& b : side.manifest.bad_lines) {
+    plan_json["bad_lines"].push_back({{"line", b.line}, {"reason", b.reason}});
+  }
+  if (fs::exists(side.files.plan())) {
+    std::ifstream in(side.files.plan());
+    const json earlier = json::parse(in, nullptr, false);
+    if (earlier.is_object() && earlier.value("manifest_sha256", "") != all.sha256) {
+      log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
+               manifest_path.string());
+    }
+  }
+  write_json_atomic(side.files.plan(), plan_json);
+
+  side.journal = std::make_unique<jobs::Journal>(side.files.journal());
+  side.journal->append(json{{"event", "start"}, {"time", jobs::utc_now()}, {"pid", ::getpid()},
+                            {"layout", layout}, {"planned_items", static_cast<int64_t>(fresh.size())},
+                            {"continued_batches", static_cast<int64_t>(state.suspended.size())},
+                            {"resumed_done", stats.resumed_done}});
+  log_info("run: {} item(s) in {} ({} bad line(s)); {} already done, {} failed earlier{}, {} batch(es) to run "
+           "({} continued mid-trajectory)",
+           side.manifest.items.size(), manifest_path.string(), stats.bad_lines, stats.resumed_done,
+           stats.earlier_failed, stats.earlier_failed ? " (--retry-failed re-runs them)" : "", plan.size(),
+           plan.size() - rest.size());
+  side.coordinator = std::make_unique<jobs::Coordinator>(*side.journal, out, std::move(plan), std::move(stats));
+  return side;
+}
+
+}  // namespace
+
+int cmd_run(const Args& args, const Context& context) {
+  std::string model, manifest, out, layout_text, preset_name = "stepvideo-t2v", codec_name = "h264",
+                                                 shard_text = "0/1";
+  int64_t batch_size = 1;
+  double item_timeout = 0.0;
+  jobs::ItemDefaults defaults;
+  po::options_description opts(
+      "stepvideo run --model DIR --manifest FILE --out DIR [options]\n\n"
+      "Generates every item of a manifest (JSONL or plain text, one prompt per line) into\n"
+      "DIR/<id>.mp4 + <id>.json, with a journal that makes the run resumable: run the same\n"
+      "command again to continue. Under mpirun/srun every rank works; dp = world / (tp*sp*pp*cfg)\n"
+      "replicas pull batches from rank 0. Exit: 0 all done, 9 some items failed, 75 preempted\n"
+      "(SIGTERM/SIGUSR1: state saved, run again to continue)");
+  opts.add_options()("model", po::value(&model)->required(), "model directory (release layout)")(
+      "manifest", po::value(&manifest)->required(), "prompts: .jsonl (DESIGN.md fields) or text, one per line")(
+      "out", po::value(&out)->required(), "output directory (created; resumed when it holds a journal)")(
+      "layout", po::value(&layout_text)->default_value(""), "tp=T,sp=S,pp=P,cfg=C per replica")(
+      "batch-size", po::value(&batch_size)->default_value(batch_size), "items per batch (same size/steps/guidance)")(
+      "preset", po::value(&preset_name)->default_value(preset_name), "sampling defaults: stepvideo-t2v or turbo")(
+      "frames", po::value(&defaults.frames)->default_value(defaults.frames), "default frames per item")(
+      "height", po::value(&defaults.height)->default_value(defaults.height), "default height")(
+      "width", po::value(&defaults.width)->default_value(defaults.width), "default width")(
+      "steps", po::value<int64_t>(), "default denoising steps (default: preset)")(
+      "cfg-scale", po::value<float>(), "default guidance scale (default: preset)")(
+      "time-shift", po::value<float>(), "default schedule shift (default: preset)")(
+      "seed", po::value(&defaults.seed)->default_value(defaults.seed), "default seed (items may set their own)")(
+      "fps", po::value(&defaults.fps)->default_value(defaults.fps), "default frames per second of the files")(
+      "codec", po::value(&codec_name)->default_value(codec_name), "h264 (<id>.mp4) or ffv1 (<id>.mkv, lossless)")(
+      "save-latents", po::bool_switch(), "also write <id>.latents.h5 (denoised latents)")(
+      "retry-failed", po::bool_switch(), "run items the journal records as failed again")(
+      "item-timeout", po::value(&item_timeout)->default_value(0.0),
+      "seconds an item may take before it fails; 0: ten times the last batch of its kind (>= 60 s)")(
+      "shard", po::value(&shard_text)->default_value(shard_text),
+      "K/N: only manifest lines with (line-1) % N == K (job arrays; one output tree)")(
+      "offload", po::bool_switch(), "low memory: keep the DiT's bf16 weights mapped, widen per layer");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  const po::variables_map& vm = parsed.vm;
+  const SamplingPreset& preset = find_sampling_preset(preset_name);
+  defaults.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
+  defaults.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
+  defaults.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
+  for (auto [v, name] : {std::pair{defaults.frames, "frames"}, {defaults.height, "height"}, {defaults.width, "width"},
+                         {defaults.steps, "steps"}, {defaults.fps, "fps"}, {batch_size, "batch-size"}}) {
+    if (v <= 0) throw po::error(std::string("--") + name + " must be positive, got " + std::to_string(v));
+  }
+  if (defaults.seed < 0) throw po::error("--seed must not be negative");
+  if (!(defaults.time_shift > 0.0f)) throw po::error("--time-shift must be positive");
+  if (item_timeout < 0) throw po::error("--item-timeout must not be negative");
+  if (codec_name != "h264" && codec_name != "ffv1") throw po::error("--codec must be h264 or ffv1");
+  const io::VideoCodec codec = codec_name == "ffv1" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
+  const jobs::Shard shard = jobs::Shard::parse(shard_text);
+  check_model_directory(model);
+
+  const MpiRuntime& mpi = context.mpi;
+  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
+  const ParallelGroups groups = make_parallel_groups(mpi, Layout::parse(layout_text), dit_config.num_attention_heads,
+                                                     dit_config.num_layers);
+  jobs::install_stop_handlers();
+  const jobs::FaultInjector faults(groups.world_rank);
+  std::unique_ptr<MessageChannel> channel;
+  if (mpi.active() && groups.world_size > 1) channel = make_mpi_message_channel(mpi);
+
+  const auto t_start = std::chrono::steady_clock::now();
+  const bool coordinator_rank = groups.world_rank == 0;
+  const bool leader = groups.replica->rank() == 0;
+  std::optional<CoordinatorSide> side;
+  std::unique_ptr<jobs::DispatchServer> server;
+  if (coordinator_rank) {
+    side = open_run(out, shard, manifest, defaults, batch_size, vm["retry-failed"].as<bool>(), codec,
+                    groups.layout.str());
+    std::set<int> remote_leaders;
+    for (int d = 1; d < groups.dp_size; ++d) {
+      RankCoords c;
+      c.dp = d;
+      remote_leaders.insert(rank_of(groups.layout, groups.world_size, c));
+    }
+    if (!remote_leaders.empty()) {
+      server = std::make_unique<jobs::DispatchServer>(*side->coordinator, *channel, remote_leaders);
+    }
+  }
+
+  jobs::WorkerOptions wopts;
+  wopts.model_dir = model;
+  wopts.out_dir = out;
+  wopts.codec = codec;
+  wopts.save_latents = vm["save-latents"].as<bool>();
+  wopts.item_timeout = item_timeout;
+  wopts.offload = vm["offload"].as<bool>();
+  {
+    jobs::ReplicaWorker worker(wopts, groups, faults, [&mpi](int code) { mpi.abort(code); });
+    std::unique_ptr<jobs::CoordinatorClient> client;
+    if (coordinator_rank) {
+      client = std::make_unique<jobs::LocalClient>(*side->coordinator, groups.coords.dp);
+    } else if (leader) {
+      client = std::make_unique<jobs::RemoteClient>(*channel, groups.coords.dp);
+    }
+    worker.run(client.get());
+  }
+
+  int code = kExitOk;
+  if (coordinator_rank) {
+    if (server) server->join();
+    jobs::Coordinator& c = *side->coordinator;
+    const jobs::RunStats stats = c.stats();
+    const jobs::JournalState state = jobs::replay(jobs::Journal::read(side->files.journal()));
+    int64_t unfinished = 0, failed = 0;
+    for (const jobs::JobItem& i : side->manifest.items) {
+      if (state.failed.count(i.id)) ++failed;
+      else if (!state.finished.count(i.id)) ++unfinished;
+    }
+    failed += static_cast<int64_t>(side->manifest.bad_lines.size());
+    std::string status = "complete";
+    if (unfinished > 0) {
+      // Only a stop leaves items unfinished.
+      code = kExitPreempted;
+      status = "preempted";
+    } else if (failed > 0) {
+      code = kExitItemsFailed;
+      status = "complete with failures";
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const jobs::RunDescription desc{fs::absolute(manifest).string(), groups.layout.str(), groups.world_size,
+                                    groups.dp_size, shard};
+    const auto summary = jobs::build_summary(desc, side->manifest.items, side->manifest.bad_lines, state, stats,
+                                             wall, status, code);
+    side->journal->append(json{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", status}, {"exit_code", code}});
+    write_json_atomic(side->files.summary(), summary);
+    std::cout << jobs::format_summary(summary);
+    if (code == kExitPreempted) {
+      std::cout << "  stopped for preemption: run the same command again to continue (exit " << code << ")\n";
+    }
+    std::cout << "  videos and sidecars in " << fs::absolute(out).string() << "\n";
+    std::cout.flush();
+  }
+  if (groups.world_size > 1) groups.world->broadcast_bytes(&code, sizeof code, 0);
+  return code;
+}
+
+int cmd_status(const Args& args, const Context&) {
+  std::string out;
+  po::options_description opts(
+      "stepvideo status --out DIR\n\n"
+      "Progress of the run(s) in an output directory, read from the journal; never\n"
+      "touches a live run");
+  opts.add_options()("out", po::value(&out)->required(), "the run's output directory");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  std::cout << jobs::format_status(out);
+  return kExitOk;
+}
+
+}  // namespace sv::cli

@@ -1,0 +1,358 @@
+#include "jobs/replica_worker.h"
+
+#include <cmath>
+
+#include "cli/exit_codes.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "core/version.h"
+#include "io/hdf5_tensors.h"
+#include "jobs/stop_signal.h"
+#include "models/model_directory.h"
+#include "parallel/agreement.h"
+#include "stages/decode_stage.h"
+#include "stages/denoise_stage.h"
+#include "stages/write_stage.h"
+
+namespace sv::jobs {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Concatenates tensors of equal trailing shape along axis 0.
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  std::vector<int64_t> dims = parts.front().shape().dims();
+  int64_t rows = 0;
+  for (const Tensor& p : parts) rows += p.dim(0);
+  dims[0] = rows;
+  Tensor out = Tensor::empty(Shape(dims), parts.front().dtype());
+  int64_t at = 0;
+  for (const Tensor& p : parts) {
+    out.slice(0, at, at + p.dim(0)).copy_from(p);
+    at += p.dim(0);
+  }
+  return out;
+}
+
+std::string computation_key(const JobItem& i) {
+  return fmt::format("{}x{}x{} s{} g{} t{}", i.frames, i.height, i.width, i.steps, i.cfg_scale, i.time_shift);
+}
+
+bool all_finite(const Tensor& t) {
+  const Tensor c = t.to(DType::F32).contiguous();
+  const float* p = c.data<float>();
+  for (int64_t k = 0; k < c.numel(); ++k) {
+    if (!std::isfinite(p[k])) return false;
+  }
+  return true;
+}
+
+// Runs `f` and turns an sv::Error into its message: an item-level failure.
+template <typename F>
+std::optional<std::string> item_error(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ReplicaWorker::ReplicaWorker(WorkerOptions options, const ParallelGroups& groups, const FaultInjector& faults,
+                             std::function<void(int)> abort_job)
+    : options_(std::move(options)),
+      groups_(groups),
+      faults_(faults),
+      abort_job_(std::move(abort_job)),
+      leader_(groups.replica->rank() == 0),
+      replica_(groups.coords.dp) {
+  const auto t0 = Clock::now();
+  text_ = std::make_unique<TextEncodeStage>(TextEncodeStage::open(options_.model_dir));
+  dit_ = load_dit(options_.model_dir, groups_, options_.offload);
+  vae_ = load_vae(options_.model_dir, VaeParts::Decoder);
+  if (leader_) {
+    model_identity_ = {{"directory", fs::absolute(options_.model_dir).string()},
+                       {"files", model_identity(options_.model_dir)}};
+    log_info("replica {}: models loaded in {:.1f} s ({})", replica_, seconds_since(t0), groups_.describe());
+    watchdog_ = std::thread([this] { watch(); });
+  }
+}
+
+ReplicaWorker::~ReplicaWorker() {
+  quit_ = true;
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+fs::path ReplicaWorker::video_path(const std::string& id) const {
+  return options_.out_dir / (id + (options_.codec == io::VideoCodec::FFV1 ? ".mkv" : ".mp4"));
+}
+
+void ReplicaWorker::fail(CoordinatorClient* client, const JobItem& item, const std::string& reason) const {
+  if (!leader_) return;
+  // Nothing of a failed item may look complete.
+  std::error_code ec;
+  const fs::path video = video_path(item.id);
+  for (const fs::path& p : {video, sidecar_path(video), options_.out_dir / (item.id + ".latents.h5")}) {
+    fs::remove(p, ec);
+  }
+  client->report(json{{"event", "failed"}, {"id", item.id}, {"line", item.line}, {"reason", reason},
+                      {"replica", replica_}, {"rank", groups_.world_rank}});
+}
+
+double ReplicaWorker::batch_limit(const Batch& batch) const {
+  const auto n = static_cast<double>(batch.items.size());
+  if (options_.item_timeout > 0) return options_.item_timeout * n;
+  const auto it = seconds_per_item_.find(computation_key(batch.items.front()));
+  if (it == seconds_per_item_.end()) return 0.0;
+  return std::max(60.0, 10.0 * it->second) * n;
+}
+
+void ReplicaWorker::watch() {
+  // A step that never returns (a peer stuck in a collective, a hung device)
+  // cannot be failed cleanly: record the items as failed and end the job, so
+  // the next run skips them instead of hanging again.
+  while (!quit_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard lock(watch_mutex_);
+    if (!current_ || current_limit_ <= 0) continue;
+    const double elapsed = seconds_since(current_start_);
+    if (elapsed < 2.0 * current_limit_ + 5.0) continue;
+    const std::string reason = fmt::format(
+        "hung: no progress for {:.0f} s (limit {:.0f} s, --item-timeout); the job was ended", elapsed,
+        current_limit_);
+    log_line(LogLevel::Error, fmt::format("replica {}: batch {} {}", replica_, current_->index, reason));
+    try {
+      for (const JobItem& item : current_->items) {
+        current_client_->report(json{{"event", "failed"}, {"id", item.id}, {"line", item.line},
+                                     {"reason", reason}, {"replica", replica_}, {"rank", groups_.world_rank}});
+      }
+    } catch (const std::exception& e) {
+      log_line(LogLevel::Error, std::string("watchdog could not record the failure: ") + e.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the records reach the journal
+    abort_job_(cli::kExitComm);
+  }
+}
+
+void ReplicaWorker::run(CoordinatorClient* client) {
+  for (;;) {
+    std::string text;
+    if (leader_) {
+      std::optional<Batch> batch = client->next_batch();
+      text = batch ? json(*batch).dump() : std::string();
+    }
+    text = broadcast_string(*groups_.replica, std::move(text), 0);
+    if (text.empty()) return;
+    const Batch batch = json::parse(text).get<Batch>();
+    run_batch(batch, client);
+  }
+}
+
+void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
+  const auto t_batch = Clock::now();
+  const JobItem& first = batch.items.front();
+  const int64_t n_all = static_cast<int64_t>(batch.items.size());
+  log_info("replica {}: batch {} ({} item(s), {} frames {}x{}, {} steps{})", replica_, batch.index, n_all,
+           first.frames, first.width, first.height, first.steps,
+           batch.state.empty() ? "" : fmt::format(", continuing at step {}", batch.first_step + 1));
+  if (leader_) {
+    std::lock_guard lock(watch_mutex_);
+    current_ = &batch;
+    current_client_ = client;
+    current_start_ = t_batch;
+    current_limit_ = batch_limit(batch);
+  }
+  struct Unwatch {
+    ReplicaWorker& w;
+    ~Unwatch() {
+      std::lock_guard lock(w.watch_mutex_);
+      w.current_ = nullptr;
+    }
+  } unwatch{*this};
+
+  // 1. Text, item by item: an item's conditioning never depends on its batch,
+  // and a prompt the encoders reject fails only that item.
+  std::vector<size_t> alive;  // indices into batch.items
+  std::vector<Tensor> y_pos, y_neg, clip_pos, clip_neg, mask_pos, mask_neg;
+  const bool guided = first.cfg_scale > 1.0f;
+  for (size_t i = 0; i < batch.items.size(); ++i) {
+    const JobItem& item = batch.items[i];
+    TextConditioning enc;
+    const auto local = item_error([&] {
+      faults_.maybe_throw("tokenize", item.id);
+      enc = text_->encode({PromptItem{item.prompt, item.positive_suffix, item.negative_prompt}});
+    });
+    if (const auto error = agree_on_error(*groups_.replica, local)) {
+      fail(client, item, "text encoding: " + *error);
+      continue;
+    }
+    alive.push_back(i);
+    y_pos.push_back(enc.y.slice(0, 0, 1));
+    clip_pos.push_back(enc.clip_embedding.slice(0, 0, 1).to(DType::F32));
+    mask_pos.push_back(enc.y_mask.slice(0, 0, 1));
+    y_neg.push_back(enc.y.slice(0, 1, 2));
+    clip_neg.push_back(enc.clip_embedding.slice(0, 1, 2).to(DType::F32));
+    mask_neg.push_back(enc.y_mask.slice(0, 1, 2));
+  }
+  if (alive.empty()) return;
+  const double text_s = seconds_since(t_batch);
+  const auto n = static_cast<int64_t>(alive.size());
+  DitConditioning cond;
+  if (guided) {
+    y_pos.insert(y_pos.end(), y_neg.begin(), y_neg.end());
+    clip_pos.insert(clip_pos.end(), clip_neg.begin(), clip_neg.end());
+    mask_pos.insert(mask_pos.end(), mask_neg.begin(), mask_neg.end());
+  }
+  cond.y = concat_rows(y_pos);
+  cond.clip = concat_rows(clip_pos);
+  cond.mask = concat_rows(mask_pos);
+
+  // 2. Initial latents: each item's own noise (independent of the batch), or
+  // the trajectory a preempted run saved.
+  const DitConfig& dc = dit_->config();
+  const Shape one{1, first.frames / 17 * 3, dc.in_channels, first.height / 16, first.width / 16};
+  Tensor latents = Tensor::empty(Shape{n, one[1], one[2], one[3], one[4]}, DType::F32);
+  if (!batch.state.empty()) {
+    const Tensor saved = io::read_hdf5(options_.out_dir / batch.state, "latents");
+    SV_CHECK_AS(InputError, saved.rank() == 5 && saved.dim(0) == n_all && saved.dim(1) == one[1] &&
+                                saved.dim(2) == one[2] && saved.dim(3) == one[3] && saved.dim(4) == one[4],
+                "{}: saved latents are {}, the batch needs {} x {}", batch.state, saved.describe(), n_all,
+                one.str());
+    for (int64_t k = 0; k < n; ++k) {
+      latents.slice(0, k, k + 1).copy_from(saved.slice(0, static_cast<int64_t>(alive[k]), static_cast<int64_t>(alive[k]) + 1));
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      latents.slice(0, k, k + 1).copy_from(gaussian_noise(one, static_cast<uint64_t>(batch.items[alive[k]].seed)));
+    }
+  }
+
+  // 3. Denoise. After every step the replica agrees whether to stop
+  // (preemption) or give up (item timeout): one tiny all-reduce per step.
+  DenoiseOptions denoise;
+  denoise.steps = first.steps;
+  denoise.cfg_scale = first.cfg_scale;
+  denoise.time_shift = first.time_shift;
+  denoise.first_step = batch.first_step;
+  bool stopped = false, timed_out = false;
+  int64_t next_step = batch.first_step;
+  const double limit = batch_limit(batch);
+  const auto t_denoise = Clock::now();
+  const Tensor denoised = DenoiseStage(*dit_).run(
+      latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
+        for (size_t k : alive) faults_.at_step(batch.items[k].id, step);
+        float flags[2] = {0.0f, 0.0f};
+        flags[0] = (leader_ ? client->stop_requested() : stop_requested()) ? 1.0f : 0.0f;
+        flags[1] = leader_ && limit > 0 && seconds_since(t_batch) > limit ? 1.0f : 0.0f;
+        groups_.replica->all_reduce_sum(flags, 2);
+        next_step = step + 1;
+        if (leader_ && (step + 1) % 10 == 0) {
+          log_info("replica {}: batch {} step {}/{} ({:.1f} s)", replica_, batch.index, step + 1, steps,
+                   seconds_since(t_denoise));
+        }
+        if (flags[1] > 0) timed_out = true;
+        else if (flags[0] > 0 && step + 1 < steps) stopped = true;
+        return !(timed_out || stopped);
+      });
+  const double denoise_s = seconds_since(t_denoise);
+
+  if (timed_out) {
+    for (size_t k : alive) {
+      fail(client, batch.items[k],
+           fmt::format("timed out after {:.1f} s at step {}/{} (limit {:.1f} s; --item-timeout)",
+                       seconds_since(t_batch), next_step, first.steps, limit));
+    }
+    return;
+  }
+  if (stopped) {
+    if (!leader_) return;
+    Batch rest;
+    rest.index = batch.index;
+    for (size_t k : alive) rest.items.push_back(batch.items[k]);
+    rest.first_step = next_step;
+    rest.state = ".partial/" + rest.items.front().id + ".h5";
+    fs::create_directories(options_.out_dir / ".partial");
+    io::write_hdf5(options_.out_dir / rest.state, {{"latents", denoised}});
+    client->report(json{{"event", "suspended"}, {"batch", rest}, {"state", rest.state}, {"step", next_step},
+                        {"steps", first.steps}, {"replica", replica_}});
+    return;
+  }
+  seconds_per_item_[computation_key(first)] = seconds_since(t_batch) / static_cast<double>(n);
+
+  // 4. Per item: decode over the replica's ranks, then the leader writes.
+  for (int64_t k = 0; k < n; ++k) {
+    const JobItem& item = batch.items[alive[static_cast<size_t>(k)]];
+    const auto t_item = Clock::now();
+    const Tensor z = denoised.slice(0, k, k + 1).contiguous();
+    const auto local = item_error([&] {
+      faults_.maybe_throw("decode", item.id);
+      SV_CHECK_AS(InputError, all_finite(z), "denoised latents contain NaN or infinity");
+    });
+    if (const auto error = agree_on_error(*groups_.replica, local)) {
+      fail(client, item, "decode: " + *error);
+      continue;
+    }
+    const Tensor rgb = DecodeStage(*vae_).run_distributed(z, *groups_.replica);
+    const double decode_s = seconds_since(t_item);
+    if (!leader_) continue;
+    const auto t_write = Clock::now();
+    const fs::path video = video_path(item.id);
+    json record;
+    const auto error = item_error([&] {
+      faults_.maybe_throw("write", item.id);
+      if (options_.save_latents) io::write_hdf5(options_.out_dir / (item.id + ".latents.h5"), {{"latents", z}});
+      io::write_video(video, rgb, {.fps = static_cast<int>(item.fps), .codec = options_.codec});
+      nlohmann::ordered_json timings;
+      timings["text_encode_s"] = text_s / static_cast<double>(n);
+      timings["denoise_s"] = denoise_s / static_cast<double>(n);
+      timings["vae_decode_s"] = decode_s;
+      timings["write_s"] = seconds_since(t_write);
+      nlohmann::ordered_json meta;
+      meta["id"] = item.id;
+      meta["manifest_line"] = item.line;
+      meta["video"] = video.filename().string();
+      meta["prompt"] = item.prompt;
+      meta["positive_suffix"] = item.positive_suffix.value_or(text_->options().positive_suffix);
+      meta["negative_prompt"] = item.negative_prompt.value_or(text_->options().negative_prompt);
+      meta["seed"] = item.seed;
+      meta["noise"] = "philox4x32-10 box-muller (seed)";
+      meta["frames"] = rgb.dim(0);
+      meta["height"] = rgb.dim(1);
+      meta["width"] = rgb.dim(2);
+      meta["fps"] = item.fps;
+      meta["steps"] = item.steps;
+      meta["cfg_scale"] = item.cfg_scale;
+      meta["time_shift"] = item.time_shift;
+      meta["latent_shape"] = one.dims();
+      if (!batch.state.empty()) meta["continued_from_step"] = batch.first_step;
+      meta["layout"] = groups_.layout.str();
+      meta["world_size"] = groups_.world_size;
+      meta["replica"] = replica_;
+      meta["replica_leader_rank"] = groups_.world_rank;
+      meta["batch"] = {{"index", batch.index}, {"size", n}};
+      meta["stepvideo_version"] = std::string(version()) + " (" + git_describe() + ")";
+      meta["model"] = model_identity_;
+      meta["timings"] = timings;
+      write_json_atomic(sidecar_path(video), meta);
+      const double seconds = timings["text_encode_s"].get<double>() + timings["denoise_s"].get<double>() +
+                             decode_s + timings["write_s"].get<double>();
+      record = json{{"event", "done"},  {"id", item.id},    {"line", item.line},
+                    {"video", video.filename().string()}, {"replica", replica_},
+                    {"rank", groups_.world_rank}, {"seconds", seconds}, {"timings", timings}};
+    });
+    if (error) {
+      fail(client, item, "write: " + *error);
+    } else {
+      client->report(record);
+    }
+  }
+}
+
+}  // namespace sv::jobs

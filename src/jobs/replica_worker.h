@@ -1,0 +1,82 @@
+// One data-parallel replica's side of a run: every rank of the replica loads
+// the models once, then runs the batches its leader pulls from the
+// coordinator (text encode, denoise, decode; the leader writes the files and
+// reports each item). Errors a replica detects outside any collective fail
+// the item and the replica goes on; errors inside a collective propagate and
+// end the job (DESIGN.md section 7).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "io/video_writer.h"
+#include "jobs/dispatch.h"
+#include "jobs/fault_injection.h"
+#include "models/dit/dit_model.h"
+#include "models/vae/vae_model.h"
+#include "parallel/parallel_groups.h"
+#include "stages/text_encode_stage.h"
+
+namespace sv::jobs {
+
+struct WorkerOptions {
+  std::filesystem::path model_dir, out_dir;
+  io::VideoCodec codec = io::VideoCodec::H264;
+  bool save_latents = false;
+  // Seconds an item may take before it fails; 0: ten times the last batch of
+  // the same computation on this replica (no limit before the first).
+  double item_timeout = 0.0;
+  bool offload = false;
+};
+
+class ReplicaWorker {
+ public:
+  // Loads the text encoders, the DiT (sharded as `groups` says) and the VAE
+  // decoder. `abort_job` ends every rank with an exit code (the watchdog's
+  // last resort when a step never returns).
+  ReplicaWorker(WorkerOptions options, const ParallelGroups& groups, const FaultInjector& faults,
+                std::function<void(int)> abort_job);
+  ~ReplicaWorker();
+
+  // Runs batches until there are none left or the run stops. `client` is the
+  // leader's line to the coordinator (nullptr on the other ranks).
+  void run(CoordinatorClient* client);
+
+  std::filesystem::path video_path(const std::string& id) const;
+
+ private:
+  struct Timer;
+  void run_batch(const Batch& batch, CoordinatorClient* client);
+  void fail(CoordinatorClient* client, const JobItem& item, const std::string& reason) const;
+  double batch_limit(const Batch& batch) const;
+  void watch();
+
+  WorkerOptions options_;
+  const ParallelGroups& groups_;
+  const FaultInjector& faults_;
+  std::function<void(int)> abort_job_;
+  bool leader_;
+  int replica_;
+  std::unique_ptr<TextEncodeStage> text_;
+  std::unique_ptr<DitModel> dit_;
+  std::unique_ptr<VaeModel> vae_;
+  nlohmann::ordered_json model_identity_;  // for sidecars, computed once
+  std::map<std::string, double> seconds_per_item_;  // by computation, for the automatic timeout
+
+  // Watchdog (leader only): the batch in flight and when it started.
+  std::mutex watch_mutex_;
+  const Batch* current_ = nullptr;
+  CoordinatorClient* current_client_ = nullptr;
+  std::chrono::steady_clock::time_point current_start_;
+  double current_limit_ = 0.0;
+  std::atomic<bool> quit_{false};
+  std::thread watchdog_;
+};
+
+}  // namespace sv::jobs
