@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main command: install, build, write the bundled tiny model once
-# and generate a video with it through the whole pipeline (text encoders, DiT,
-# Video-VAE, MP4). The tiny model is untrained: the video shows the machinery,
-# not a picture.
+# and run the job system on a small example manifest (jobs/tiny-demo.jsonl):
+# text encoders, DiT, Video-VAE and MP4 writer for every item, with the
+# journal, summary and sidecars a real dataset job produces. The tiny model is
+# untrained: the videos show the machinery, not a picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,8 @@ MODEL=${STEPVIDEO_MODEL:-out/tiny-model}
 if [[ ! -d "$MODEL/transformer" ]]; then
   ./build/stepvideo init-model --preset tiny --out "$MODEL"
 fi
-mkdir -p out
-./build/stepvideo generate --model "$MODEL" --config configs/presets/tiny-demo.ini \
-  --prompt "${PROMPT:-A lighthouse on a rocky coast at dusk, waves breaking, slow aerial orbit}" \
-  --out out/demo.mp4
-echo "demo: wrote out/demo.mp4 and out/demo.json"
+OUT=${STEPVIDEO_OUT:-out/demo}
+# Running it again resumes: finished items are skipped.
+./build/stepvideo run --model "$MODEL" --config configs/presets/tiny-demo.ini \
+  --manifest "${MANIFEST:-jobs/tiny-demo.jsonl}" --out "$OUT"
+echo "demo: videos in $OUT/ (<id>.mp4 + <id>.json), summary in $OUT/summary.json; progress: ./build/stepvideo status --out $OUT"
