@@ -166,6 +166,33 @@ CoordinatorSide open_run(const fs::path& out, const jobs::Shard& shard, const fs
   return side;
 }
 
+// --dry-run: what the run would do, without models or output.
+int dry_run(const fs::path& manifest_path, const jobs::ItemDefaults& defaults, const jobs::Shard& shard,
+            int64_t batch_size) {
+  const jobs::Manifest m = jobs::read_manifest(manifest_path, defaults);
+  std::vector<jobs::JobItem> items;
+  int64_t bad = 0;
+  for (const jobs::JobItem& i : m.items) {
+    if (shard.contains(i.line)) items.push_back(i);
+  }
+  for (const jobs::BadLine& b : m.bad_lines) {
+    if (!shard.contains(b.line)) continue;
+    ++bad;
+    std::cout << manifest_path.string() << ":" << b.line << ": bad line: " << b.reason << "\n";
+  }
+  const std::vector<jobs::Batch> plan = jobs::plan_batches(items, batch_size);
+  std::map<std::string, int64_t> shapes;
+  for (const jobs::JobItem& i : items) {
+    ++shapes[fmt::format("{} frames {}x{} (w x h), {} steps, cfg {}, shift {}", i.frames, i.width, i.height,
+                         i.steps, i.cfg_scale, i.time_shift)];
+  }
+  std::cout << fmt::format("{}: {} {} item(s), {} bad line(s), {} batch(es) of up to {}\n", manifest_path.string(),
+                           items.size(), m.format == jobs::ManifestFormat::Jsonl ? "JSONL" : "plain-text", bad,
+                           plan.size(), batch_size);
+  for (const auto& [shape, n] : shapes) std::cout << fmt::format("  {:>6} x {}\n", n, shape);
+  return bad > 0 ? kExitItemsFailed : kExitOk;
+}
+
 }  // namespace
 
 int cmd_run(const Args& args, const Context& context) {
@@ -202,7 +229,8 @@ int cmd_run(const Args& args, const Context& context) {
       "seconds an item may take before it fails; 0: ten times the last batch of its kind (>= 60 s)")(
       "shard", po::value(&shard_text)->default_value(shard_text),
       "K/N: only manifest lines with (line-1) % N == K (job arrays; one output tree)")(
-      "offload", po::bool_switch(), "low memory: keep the DiT's bf16 weights mapped, widen per layer");
+      "offload", po::bool_switch(), "low memory: keep the DiT's bf16 weights mapped, widen per layer")(
+      "dry-run", po::bool_switch(), "validate the manifest and print the plan; load no model, write nothing");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
@@ -220,6 +248,7 @@ int cmd_run(const Args& args, const Context& context) {
   if (codec_name != "h264" && codec_name != "ffv1") throw po::error("--codec must be h264 or ffv1");
   const io::VideoCodec codec = codec_name == "ffv1" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
   const jobs::Shard shard = jobs::Shard::parse(shard_text);
+  if (vm["dry-run"].as<bool>()) return dry_run(manifest, defaults, shard, batch_size);
   check_model_directory(model);
 
   const MpiRuntime& mpi = context.mpi;

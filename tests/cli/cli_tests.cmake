@@ -55,3 +55,20 @@ stepvideo_cli_test(generate_unwritable_output tiny_model 5 "output directory .* 
   generate --model ${TINY_MODEL} --prompt x --out /proc/stepvideo/x.mp4)
 set_tests_properties(cli.generate_unknown_preset cli.generate_height_not_positive
   cli.generate_missing_model cli.generate_unwritable_output PROPERTIES FIXTURES_REQUIRED "tiny_model;bad_inputs")
+
+# The Step-Video-T2V-Eval prompt set (128 Chinese prompts, plain text, from the
+# upstream repository's benchmark/) runs as a manifest as it is: every line
+# validates, and two of its prompts go through the whole run on the tiny model.
+set(EVAL_SET "${STEPVIDEO_FIXTURES}/../data/step-video-t2v-eval.txt")
+if(EXISTS "${EVAL_SET}")
+  add_test(NAME cli.run_eval_set_plan COMMAND ${SV} run --model unused --out unused --manifest ${EVAL_SET} --dry-run)
+  set_tests_properties(cli.run_eval_set_plan PROPERTIES LABELS "cli;jobs"
+    PASS_REGULAR_EXPRESSION "128 plain-text item\\(s\\), 0 bad line\\(s\\)")
+  add_test(NAME cli.run_eval_set_tiny COMMAND ${CMAKE_COMMAND} -E env OMP_NUM_THREADS=1
+    ${SV} run --model ${TINY_MODEL} --manifest ${EVAL_SET} --out ${CMAKE_CURRENT_BINARY_DIR}/eval_set_out
+    --frames 17 --height 64 --width 64 --steps 2 --shard 0/64)
+  set_tests_properties(cli.run_eval_set_tiny PROPERTIES LABELS "cli;jobs" FIXTURES_REQUIRED tiny_model
+    TIMEOUT 300 PASS_REGULAR_EXPRESSION "done +2\n")
+else()
+  message(STATUS "stepvideo: eval-set manifest test not registered: ${EVAL_SET} not found")
+endif()
