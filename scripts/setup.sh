@@ -12,6 +12,7 @@ PACKAGES=(
   libhdf5-dev
   libsentencepiece-dev sentencepiece libicu-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
+  slurm-wlm munge libpmix2
 )
 
 missing=()

@@ -25,6 +25,7 @@ void rethrow_fatal(const Coordinator& c) {
 
 std::optional<Batch> LocalClient::next_batch() {
   rethrow_fatal(coordinator_);
+  if (jobs::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
   return coordinator_.next_batch(replica_);
 }
 
