@@ -1,0 +1,11 @@
+# Slurm tests: each starts a private single-node cluster (slurm/local_cluster.sh) and runs
+# the sbatch templates for real: generation over 2 tasks, and preemption with requeue and
+# resume. They need root and Debian's slurm-wlm + munge (scripts/setup.sh) and fail, never
+# skip, when the cluster cannot start. One at a time: both use every CPU of the node.
+foreach(_t generate preempt)
+  add_test(NAME slurm.${_t}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm/slurm_${_t}_test.sh $<TARGET_FILE:stepvideo>
+      ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/slurm_${_t}_work ${PROJECT_SOURCE_DIR}/slurm)
+  set_tests_properties(slurm.${_t} PROPERTIES LABELS slurm RESOURCE_LOCK slurm TIMEOUT 600
+    PROCESSORS 2 FIXTURES_REQUIRED tiny_model ENVIRONMENT "OMP_NUM_THREADS=1")
+endforeach()
