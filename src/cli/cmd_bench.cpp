@@ -1,5 +1,6 @@
-// stepvideo bench dit ...: forward-pass throughput of a DiT with random
-// weights, printed as one JSON line on stdout (logs go to stderr).
+// stepvideo bench dit|vae ...: DiT forward-pass throughput and Video-VAE
+// chunk decode time and memory with random weights, printed as one JSON line
+// on stdout (logs go to stderr).
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -19,6 +20,7 @@
 #include "core/log.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
+#include "models/vae/vae_model.h"
 #include "parallel/mpi_groups.h"
 
 namespace sv::cli {
@@ -174,15 +176,68 @@ int bench_dit(const Args& args, const Context& context) {
   return kExitOk;
 }
 
+double peak_rss_gib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / (1024.0 * 1024.0);
+}
+
+// The real Video-VAE v2 decoder (random weights) on one chunk: time and peak
+// resident memory, the figures issue 3 asks for at 544x992.
+int bench_vae(const Args& args) {
+  int64_t latent_frames = 3, height = 34, width = 62, seed = 0;
+  po::options_description opts(
+      "stepvideo bench vae [options]\n\nVideo-VAE v2 decode of one chunk with the real configuration "
+      "(z 64, decoder ch 128) and random f32 weights (no files); height/width in latent units "
+      "(34 x 62 -> 544 x 992 frames)");
+  opts.add_options()("latent-frames", po::value(&latent_frames)->default_value(latent_frames),
+                     "latent frames (3 = one chunk -> 17 frames)")(
+      "height", po::value(&height)->default_value(height), "latent height")(
+      "width", po::value(&width)->default_value(width), "latent width")(
+      "seed", po::value(&seed)->default_value(seed), "weights and latents seed")(
+      "whole-chunk", po::bool_switch(), "decode each level over the whole chunk instead of frame by frame");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  for (auto [v, name] : {std::pair{latent_frames, "latent-frames"}, {height, "height"}, {width, "width"}}) {
+    if (v <= 0) throw po::error(std::string("--") + name + " must be positive");
+  }
+  const VaeConfig config = VaeConfig::stepvideo_v2();
+  VaeModel vae(config, VaeParts::Decoder);
+  init_parameters_random(vae.registry(), static_cast<uint64_t>(seed));
+  const double rss_weights = peak_rss_gib();
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) + 1);
+  const Tensor z = random_tensor(Shape{1, latent_frames, config.z_channels, height, width}, rng);
+  VaeDecodeOptions options;
+  options.frame_by_frame = !parsed.vm["whole-chunk"].as<bool>();
+  log_info("bench vae: decoding {} latent frames of {}x{} (-> {}x{} frames), {}, {} threads; weights loaded, "
+           "peak RSS so far {:.2f} GiB", latent_frames, height, width, height * 16, width * 16,
+           options.frame_by_frame ? "frame by frame" : "whole chunk", omp_get_max_threads(), rss_weights);
+  const auto start = std::chrono::steady_clock::now();
+  const Tensor video = vae.decode_unmixed(z, options);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::ordered_json j;
+  j["bench"] = "vae";
+  j["latents"] = Shape{1, latent_frames, config.z_channels, height, width}.dims();
+  j["video"] = video.shape().dims();
+  j["mode"] = options.frame_by_frame ? "frame_by_frame" : "whole_chunk";
+  j["threads"] = omp_get_max_threads();
+  j["decode_s"] = s;
+  j["peak_rss_gib_after_weights"] = rss_weights;
+  j["peak_rss_gib"] = peak_rss_gib();
+  std::cout << j.dump() << std::endl;
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args, const Context& context) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: stepvideo bench dit [options]   (stepvideo bench dit --help)\n";
+    std::cout << "usage: stepvideo bench dit|vae [options]   (stepvideo bench dit --help)\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()), context);
-  throw po::error("unknown benchmark '" + args[0] + "' (available: dit)");
+  if (args[0] == "vae") return bench_vae(Args(args.begin() + 1, args.end()));
+  throw po::error("unknown benchmark '" + args[0] + "' (available: dit, vae)");
 }
 
 }  // namespace sv::cli
