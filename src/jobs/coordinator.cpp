@@ -43,7 +43,9 @@ void Coordinator::retire_state(const std::string& id) {
   if (ids.empty()) {
     // Every item of the continued batch is recorded: its saved state is spent.
     std::error_code ec;
-    fs::remove(out_dir_ / it->second, ec);
+    const fs::path state = out_dir_ / it->second;
+    fs::remove(state, ec);
+    fs::remove(state.parent_path(), ec);  // .partial/ goes when it is empty
     states_outstanding_.erase(it->second);
   }
   state_of_item_.erase(it);

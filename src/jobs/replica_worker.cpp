@@ -63,6 +63,15 @@ std::optional<std::string> item_error(F&& f) {
   return std::nullopt;
 }
 
+// The same, with the world rank in the message, for errors the replica's
+// ranks agree on (any of them may be the one that saw it).
+template <typename F>
+std::optional<std::string> rank_error(int world_rank, F&& f) {
+  auto e = item_error(std::forward<F>(f));
+  if (e) e = fmt::format("on rank {}: {}", world_rank, *e);
+  return e;
+}
+
 }  // namespace
 
 ReplicaWorker::ReplicaWorker(WorkerOptions options, const ParallelGroups& groups, const FaultInjector& faults,
@@ -77,6 +86,9 @@ ReplicaWorker::ReplicaWorker(WorkerOptions options, const ParallelGroups& groups
   text_ = std::make_unique<TextEncodeStage>(TextEncodeStage::open(options_.model_dir));
   dit_ = load_dit(options_.model_dir, groups_, options_.offload);
   vae_ = load_vae(options_.model_dir, VaeParts::Decoder);
+  // Ranks load at different speeds: the first batch's clock (--item-timeout)
+  // must not count a peer's loading.
+  groups_.replica->barrier();
   if (leader_) {
     model_identity_ = {{"directory", fs::absolute(options_.model_dir).string()},
                        {"files", model_identity(options_.model_dir)}};
@@ -185,7 +197,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
   for (size_t i = 0; i < batch.items.size(); ++i) {
     const JobItem& item = batch.items[i];
     TextConditioning enc;
-    const auto local = item_error([&] {
+    const auto local = rank_error(groups_.world_rank, [&] {
       faults_.maybe_throw("tokenize", item.id);
       enc = text_->encode({PromptItem{item.prompt, item.positive_suffix, item.negative_prompt}});
     });
@@ -291,7 +303,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
     const JobItem& item = batch.items[alive[static_cast<size_t>(k)]];
     const auto t_item = Clock::now();
     const Tensor z = denoised.slice(0, k, k + 1).contiguous();
-    const auto local = item_error([&] {
+    const auto local = rank_error(groups_.world_rank, [&] {
       faults_.maybe_throw("decode", item.id);
       SV_CHECK_AS(InputError, all_finite(z), "denoised latents contain NaN or infinity");
     });

@@ -21,8 +21,7 @@ std::optional<std::string> agree_on_error(Communicator& group, const std::option
   group.all_gatherv(&mine, flags.data(), counts);
   for (int r = 0; r < group.size(); ++r) {
     if (flags[static_cast<size_t>(r)] == 0.0f) continue;
-    const std::string message = broadcast_string(group, local_error.value_or(""), r);
-    return "rank " + std::to_string(r) + " of the " + group.name() + " group: " + message;
+    return broadcast_string(group, local_error.value_or(""), r);
   }
   return std::nullopt;
 }

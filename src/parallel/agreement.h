@@ -12,7 +12,7 @@
 namespace sv {
 
 // Collective over `group`. Returns the message of the lowest failing rank
-// (prefixed with that rank when the group has more than one), or nothing.
+// (callers put the rank in the message), or nothing.
 std::optional<std::string> agree_on_error(Communicator& group, const std::optional<std::string>& local_error);
 
 // Broadcasts a string from `root` (collective).
