@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -39,14 +41,44 @@ json read_lock(const fs::path& path) {
   return json::parse(in, nullptr, false);
 }
 
-// Is `pid` on this host a live stepvideo process? (A recycled pid belongs to
-// some other program.)
-bool stepvideo_alive(long pid) {
+// State and start time (clock ticks since boot) of a process, from
+// /proc/PID/stat; nothing when there is no such process.
+struct ProcessStat {
+  char state = '?';
+  unsigned long long start_ticks = 0;
+};
+
+std::optional<ProcessStat> process_stat(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!in || !std::getline(in, text)) return std::nullopt;
+  // "pid (comm) state ppid ...": comm may hold spaces, so parse after the last ')'.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(close + 1));
+  ProcessStat st;
+  rest >> st.state;
+  std::string field;
+  for (int i = 4; i < 22 && rest >> field; ++i) {
+  }
+  rest >> st.start_ticks;  // field 22
+  return st;
+}
+
+// Is the lock's holder on this host still running? Pids are recycled (fast
+// in containers with a small pid_max), so the holder is identified by pid and
+// start time; a zombie has finished.
+bool holder_running(const json& lock) {
+  const long pid = lock.value("pid", 0L);
   if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) return false;
+  const auto st = process_stat(pid);
+  if (!st) return false;
+  if (st->state == 'Z' || st->state == 'X') return false;
+  if (lock.contains("start_ticks")) return lock.value("start_ticks", 0ULL) == st->start_ticks;
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string name;
   std::getline(comm, name);
-  return !comm || name.find("stepvideo") != std::string::npos;
+  return name.find("stepvideo") != std::string::npos;
 }
 
 bool alive(const json& lock) {
@@ -54,7 +86,7 @@ bool alive(const json& lock) {
   const std::string job = lock.value("slurm_job", "");
   if (!job.empty() && job == slurm_job()) return false;  // our own job's earlier incarnation
   if (lock.value("host", "") != host_name()) return true;
-  return stepvideo_alive(lock.value("pid", 0L));
+  return holder_running(lock);
 }
 
 std::string describe(const json& lock) {
@@ -67,7 +99,11 @@ std::string describe(const json& lock) {
 }  // namespace
 
 RunLock::RunLock(fs::path path) : path_(std::move(path)) {
-  const json me{{"host", host_name()}, {"pid", static_cast<long>(::getpid())}, {"slurm_job", slurm_job()},
+  const auto self = process_stat(static_cast<long>(::getpid()));
+  const json me{{"host", host_name()},
+                {"pid", static_cast<long>(::getpid())},
+                {"start_ticks", self ? self->start_ticks : 0ULL},
+                {"slurm_job", slurm_job()},
                 {"since", static_cast<long>(::time(nullptr))}};
   for (int attempt = 0; attempt < 2; ++attempt) {
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
