@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# lock_test.sh STEPVIDEO MODEL_DIR WORK_DIR
+# One live run per output directory: two runs writing the same journal and
+# videos would corrupt both. A second run is refused (exit 3, naming the
+# holder) without disturbing the first; a lock whose run is gone (dead pid, or
+# a pid now used by another program) is taken over with a warning; a lock from
+# another host cannot be checked and is respected.
+set -euo pipefail
+sv=$1 model=$2 work=$3
+source "$(dirname "$0")/lib.sh"
+unset SLURM_JOB_ID  # inside one Slurm job both runs would count as the same job
+rm -rf "$work" && mkdir -p "$work"
+host=$(hostname)
+
+m=$work/m.jsonl
+for i in 1 2 3 4 5 6; do printf '{"id":"l%d","prompt":"lock test %d","seed":%d}\n' "$i" "$i" "$i"; done >"$m"
+args=(--model "$model" --manifest "$m" "${TINY_ARGS[@]}")
+
+# (a) A live run holds the lock.
+out=$work/live
+"$sv" run "${args[@]}" --out "$out" >"$work/first.log" 2>&1 &
+first=$!
+# run.json (for status) is written just after the lock is taken.
+for _ in $(seq 1 200); do [[ -s $out/run.lock && -s $out/run.json ]] && break; sleep 0.05; done
+[[ -s $out/run.lock && -s $out/run.json ]] || fail "the first run wrote no run.lock and run.json within 10 s"
+grep -q "\"pid\":$first" "$out/run.lock" || fail "run.lock does not name pid $first: $(cat "$out/run.lock")"
+status=$("$sv" status --out "$out" 2>&1) || fail "status during the run failed: $status"
+grep -q "running on $host pid $first" <<<"$status" ||
+  fail "status during the run does not say 'running on $host pid $first': $status"
+run_rc rc "$sv" run "${args[@]}" --out "$out" >"$work/second.log" 2>&1
+kill -0 "$first" 2>/dev/null ||
+  fail "the first run ended before the second was refused; the test needs a longer first run"
+[[ $rc == 3 ]] || { cat "$work/second.log"; fail "a second run on a locked --out exited $rc, expected 3"; }
+grep -q "another run is using this output directory" "$work/second.log" ||
+  fail "the refusal does not say why: $(cat "$work/second.log")"
+grep -q "$host pid $first" "$work/second.log" || fail "the refusal does not name the holder '$host pid $first'"
+run_rc rc wait "$first"
+[[ $rc == 0 ]] || { cat "$work/first.log"; fail "the first run exited $rc after the refused second run"; }
+[[ $(grep -c '"event":"start"' "$out/journal.jsonl") == 1 ]] || fail "the refused run wrote to the journal"
+for i in 1 2 3 4 5 6; do
+  [[ $(journal_count "$out/journal.jsonl" done "l$i") == 1 ]] || fail "l$i is not done exactly once"
+  expect_video "$out/l$i.mp4" 17
+done
+expect_no_leftovers "$out"
+note "(a) second run refused while the first ran: $(grep -o 'another run.*' "$work/second.log" | head -c 160)"
+
+# (b) Stale locks: the run that wrote them is gone.
+one=$work/one.jsonl
+head -n1 "$m" >"$one"
+sleep 0 & dead=$!
+wait "$dead"
+kill -0 "$dead" 2>/dev/null && fail "pid $dead should be dead"
+sleep 300 & other=$!
+trap 'kill "$other" 2>/dev/null || true' EXIT
+for kind in dead other; do
+  out=$work/stale-$kind
+  mkdir -p "$out"
+  pid=${!kind}
+  printf '{"host":"%s","pid":%d,"since":%d,"slurm_job":""}\n' "$host" "$pid" "$(date +%s)" >"$out/run.lock"
+  run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" >"$out.log" 2>&1
+  [[ $rc == 0 ]] || { cat "$out.log"; fail "a run over a stale lock ($kind pid $pid) exited $rc, expected 0"; }
+  grep -q "taking over the lock.*$host pid $pid" "$out.log" ||
+    fail "no 'taking over the lock' warning naming $host pid $pid in $out.log"
+  expect_video "$out/l1.mp4" 17
+  [[ ! -e $out/run.lock ]] || fail "the lock stayed after the run over a stale lock ($kind)"
+done
+note "(b) stale locks taken over: dead pid $dead, pid $other of a non-stepvideo process"
+
+# (c) A lock from another host: its run may be alive; refused, lock untouched.
+out=$work/remote
+mkdir -p "$out"
+lock='{"host":"elsewhere-node-17","pid":4242,"since":1,"slurm_job":""}'
+echo "$lock" >"$out/run.lock"
+run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" >"$work/remote.log" 2>&1
+[[ $rc == 3 ]] || { cat "$work/remote.log"; fail "a lock from another host: exit $rc, expected 3"; }
+grep -q "elsewhere-node-17 pid 4242" "$work/remote.log" || fail "the refusal does not name elsewhere-node-17 pid 4242"
+[[ $(cat "$out/run.lock") == "$lock" ]] || fail "the refused run changed another host's lock"
+[[ ! -e $out/l1.mp4 && ! -e $out/journal.jsonl ]] || fail "the refused run wrote outputs"
+echo "PASS: live lock refused (exit 3) and kept; stale locks taken over and removed; remote lock respected"
