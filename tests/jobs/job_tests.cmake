@@ -15,7 +15,7 @@ endfunction()
 
 stepvideo_job_test(kill_resume 600)      # about 100 s on 2 busy cores
 stepvideo_job_test(bad_manifest 180)     # about 8 s
-stepvideo_job_test(lock 180)             # about 15 s
+stepvideo_job_test(lock 180)             # about 17 s
 stepvideo_job_test(disk_full 300)        # about 25 s
 stepvideo_job_test(status_retry 180)     # about 10 s
 stepvideo_job_test(preempt_resume 300)   # about 35 s

@@ -2,9 +2,10 @@
 # lock_test.sh STEPVIDEO MODEL_DIR WORK_DIR
 # One live run per output directory: two runs writing the same journal and
 # videos would corrupt both. A second run is refused (exit 3, naming the
-# holder) without disturbing the first; a lock whose run is gone (dead pid, or
-# a pid now used by another program) is taken over with a warning; a lock from
-# another host cannot be checked and is respected.
+# holder) without disturbing the first; a lock whose run is gone (dead pid, a
+# pid reused by another process, a zombie) is taken over with a warning; a lock
+# that may be live (another host's, or a running process that matches its pid
+# and start time) is respected.
 set -euo pipefail
 sv=$1 model=$2 work=$3
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +20,8 @@ args=(--model "$model" --manifest "$m" "${TINY_ARGS[@]}")
 # (a) A live run holds the lock.
 out=$work/live
 "$sv" run "${args[@]}" --out "$out" >"$work/first.log" 2>&1 &
-first=$!
+first=$! other= parent=
+trap 'kill $first $other $parent 2>/dev/null || true' EXIT  # a failed check leaves nothing behind
 # run.json (for status) is written just after the lock is taken.
 for _ in $(seq 1 200); do [[ -s $out/run.lock && -s $out/run.json ]] && break; sleep 0.05; done
 [[ -s $out/run.lock && -s $out/run.json ]] || fail "the first run wrote no run.lock and run.json within 10 s"
@@ -35,6 +37,7 @@ grep -q "another run is using this output directory" "$work/second.log" ||
   fail "the refusal does not say why: $(cat "$work/second.log")"
 grep -q "$host pid $first" "$work/second.log" || fail "the refusal does not name the holder '$host pid $first'"
 run_rc rc wait "$first"
+first=  # reaped: the number may be reused
 [[ $rc == 0 ]] || { cat "$work/first.log"; fail "the first run exited $rc after the refused second run"; }
 [[ $(grep -c '"event":"start"' "$out/journal.jsonl") == 1 ]] || fail "the refused run wrote to the journal"
 for i in 1 2 3 4 5 6; do
@@ -44,36 +47,55 @@ done
 expect_no_leftovers "$out"
 note "(a) second run refused while the first ran: $(grep -o 'another run.*' "$work/second.log" | head -c 160)"
 
-# (b) Stale locks: the run that wrote them is gone.
+# (b) Stale locks: the run that wrote them is gone. A holder is its pid and
+# start time (field 22 of /proc/PID/stat; pids recycle); a zombie has finished;
+# a lock without start_ticks (older runs) counts only a process named stepvideo.
 one=$work/one.jsonl
 head -n1 "$m" >"$one"
+start_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $20}'; }
 sleep 0 & dead=$!
 wait "$dead"
 kill -0 "$dead" 2>/dev/null && fail "pid $dead should be dead"
 sleep 300 & other=$!
-trap 'kill "$other" 2>/dev/null || true' EXIT
-for kind in dead other; do
+# A zombie: a child of a process that never reaps it.
+( sleep 0.1 & echo $! >"$work/zombie.pid"; exec sleep 300 ) & parent=$!
+sleep 0.5
+zombie=$(cat "$work/zombie.pid")
+[[ $(sed 's/.*) //' "/proc/$zombie/stat" | cut -d' ' -f1) == Z ]] || fail "pid $zombie is not a zombie"
+declare -A lock_pid=([dead]=$dead [other]=$other [recycled]=$other [zombie]=$zombie)
+declare -A ticks=([dead]= [other]= [recycled]=$(($(start_ticks "$other") + 1)) [zombie]=$(start_ticks "$zombie"))
+for kind in dead other recycled zombie; do
   out=$work/stale-$kind
   mkdir -p "$out"
-  pid=${!kind}
-  printf '{"host":"%s","pid":%d,"since":%d,"slurm_job":""}\n' "$host" "$pid" "$(date +%s)" >"$out/run.lock"
+  pid=${lock_pid[$kind]}
+  extra=${ticks[$kind]:+\"start_ticks\":${ticks[$kind]},}
+  printf '{"host":"%s","pid":%d,%s"since":%d,"slurm_job":""}\n' "$host" "$pid" "$extra" "$(date +%s)" >"$out/run.lock"
   run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" >"$out.log" 2>&1
   [[ $rc == 0 ]] || { cat "$out.log"; fail "a run over a stale lock ($kind pid $pid) exited $rc, expected 0"; }
   grep -q "taking over the lock.*$host pid $pid" "$out.log" ||
-    fail "no 'taking over the lock' warning naming $host pid $pid in $out.log"
+    fail "no 'taking over the lock' warning naming $host pid $pid in $out.log ($kind)"
   expect_video "$out/l1.mp4" 17
   [[ ! -e $out/run.lock ]] || fail "the lock stayed after the run over a stale lock ($kind)"
 done
-note "(b) stale locks taken over: dead pid $dead, pid $other of a non-stepvideo process"
+note "(b) stale locks taken over: dead pid, live non-stepvideo pid (no start time), recycled pid, zombie"
 
-# (c) A lock from another host: its run may be alive; refused, lock untouched.
-out=$work/remote
-mkdir -p "$out"
-lock='{"host":"elsewhere-node-17","pid":4242,"since":1,"slurm_job":""}'
-echo "$lock" >"$out/run.lock"
-run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" >"$work/remote.log" 2>&1
-[[ $rc == 3 ]] || { cat "$work/remote.log"; fail "a lock from another host: exit $rc, expected 3"; }
-grep -q "elsewhere-node-17 pid 4242" "$work/remote.log" || fail "the refusal does not name elsewhere-node-17 pid 4242"
-[[ $(cat "$out/run.lock") == "$lock" ]] || fail "the refused run changed another host's lock"
-[[ ! -e $out/l1.mp4 && ! -e $out/journal.jsonl ]] || fail "the refused run wrote outputs"
-echo "PASS: live lock refused (exit 3) and kept; stale locks taken over and removed; remote lock respected"
+# (c) Locks that may be live are respected: refused (exit 3), lock untouched,
+# nothing written. Another host's (cannot be checked); a live process whose
+# pid and start time match the lock.
+declare -A remote=(
+  [elsewhere]='{"host":"elsewhere-node-17","pid":4242,"since":1,"slurm_job":""}'
+  [running]=$(printf '{"host":"%s","pid":%d,"start_ticks":%s,"since":1,"slurm_job":""}' "$host" "$other" "$(start_ticks "$other")")
+)
+declare -A holder=([elsewhere]="elsewhere-node-17 pid 4242" [running]="$host pid $other")
+for kind in elsewhere running; do
+  out=$work/held-$kind
+  mkdir -p "$out"
+  echo "${remote[$kind]}" >"$out/run.lock"
+  run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" >"$out.log" 2>&1
+  [[ $rc == 3 ]] || { cat "$out.log"; fail "a live lock ($kind): exit $rc, expected 3"; }
+  grep -q "another run is using this output directory (${holder[$kind]}" "$out.log" ||
+    fail "the refusal does not name ${holder[$kind]}: $(cat "$out.log")"
+  [[ $(cat "$out/run.lock") == "${remote[$kind]}" ]] || fail "the refused run changed the lock ($kind)"
+  [[ ! -e $out/l1.mp4 && ! -e $out/journal.jsonl ]] || fail "the refused run wrote outputs ($kind)"
+done
+echo "PASS: live lock refused (exit 3) and kept; stale locks taken over and removed; possibly live locks respected"

@@ -66,6 +66,7 @@ run_rc rc "$sv" run "${args[@]}" --out "$work/sref" >"$work/sref.log" 2>&1
 sig=$work/sig
 "$sv" run "${args[@]}" --out "$sig" >"$work/sig1.log" 2>&1 &
 pid=$!
+trap '[[ -z $pid ]] || kill -9 "$pid" 2>/dev/null || true' EXIT  # a failed check leaves no run behind
 # After one done record and the "step 10/40" progress line of the next batch.
 for _ in $(seq 1 1200); do
   if grep -q '"event":"done"' "$sig/journal.jsonl" 2>/dev/null && grep -q 'batch 1 step 10/40' "$work/sig1.log"; then break; fi
@@ -77,6 +78,7 @@ grep -q 'batch 1 step 10/40' "$work/sig1.log" || fail "batch 1 never reached ste
 t0=$(date +%s%N)
 kill -USR1 "$pid"
 run_rc rc wait "$pid"
+pid=  # reaped: the number may be reused
 stop_ms=$((($(date +%s%N) - t0) / 1000000))
 [[ $rc == 75 ]] || { cat "$work/sig1.log"; fail "the run exited $rc after SIGUSR1, expected 75"; }
 ((stop_ms < 10000)) || fail "the run took $stop_ms ms to stop after SIGUSR1"
