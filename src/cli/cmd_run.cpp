@@ -133,7 +133,6 @@ int cmd_run(const Args& args, const Context& context) {
   const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
   const ParallelGroups groups = make_parallel_groups(mpi, Layout::parse(layout_text), dit_config.num_attention_heads,
                                                      dit_config.num_layers);
-  jobs::install_stop_handlers();
   const jobs::FaultInjector faults(groups.world_rank);
   std::unique_ptr<MessageChannel> channel;
   if (mpi.active() && groups.world_size > 1) channel = make_mpi_message_channel(mpi);
@@ -143,9 +142,15 @@ int cmd_run(const Args& args, const Context& context) {
   const bool leader = groups.replica->rank() == 0;
   std::optional<jobs::RunSetup> side;
   std::unique_ptr<jobs::DispatchServer> server;
+  int has_work = 0;
   if (coordinator_rank) {
     side = jobs::open_run(out, shard, manifest, defaults, batch_size, vm["retry-failed"].as<bool>(), codec,
-                    groups.layout.str());
+                          groups.layout.str());
+    has_work = side->coordinator->has_work() ? 1 : 0;
+  }
+  // Nothing left to do (a finished run started again): no model is loaded.
+  if (groups.world_size > 1) groups.world->broadcast_bytes(&has_work, sizeof has_work, 0);
+  if (coordinator_rank && has_work) {
     std::set<int> remote_leaders;
     for (int d = 1; d < groups.dp_size; ++d) {
       RankCoords c;
@@ -164,7 +169,7 @@ int cmd_run(const Args& args, const Context& context) {
   wopts.save_latents = vm["save-latents"].as<bool>();
   wopts.item_timeout = item_timeout;
   wopts.offload = vm["offload"].as<bool>();
-  {
+  if (has_work) {
     jobs::ReplicaWorker worker(wopts, groups, faults, [&mpi](int code) { mpi.abort(code); });
     std::unique_ptr<jobs::CoordinatorClient> client;
     if (coordinator_rank) {
@@ -188,8 +193,12 @@ int cmd_run(const Args& args, const Context& context) {
     }
     failed += static_cast<int64_t>(side->manifest.bad_lines.size());
     std::string status = "complete";
-    if (unfinished > 0) {
-      // Only a stop leaves items unfinished.
+    if (unfinished > 0 && c.storage_full()) {
+      // Every write failed for lack of space: the rest would only fail too.
+      code = kExitInput;
+      status = "stopped: output storage full";
+    } else if (unfinished > 0) {
+      // Otherwise only a stop (preemption) leaves items unfinished.
       code = kExitPreempted;
       status = "preempted";
     } else if (failed > 0) {
@@ -201,8 +210,8 @@ int cmd_run(const Args& args, const Context& context) {
                                     groups.dp_size, shard};
     const auto summary = jobs::build_summary(desc, side->manifest.items, side->manifest.bad_lines, state, stats,
                                              wall, status, code);
-    side->journal->append(json{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", status}, {"exit_code", code}});
     write_json_atomic(side->files.summary(), summary);
+    side->journal->append(json{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", status}, {"exit_code", code}});
     std::cout << jobs::format_summary(summary);
     if (code == kExitPreempted) {
       std::cout << "  stopped for preemption: run the same command again to continue (exit " << code << ")\n";

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/version.h"
+#include "jobs/stop_signal.h"
 #include "parallel/mpi_communicator.h"
 
 namespace {
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
   const sv::cli::Args args(argv + 2, argv + argc);
   for (const auto& c : kSubcommands) {
     if (c.name != name) continue;
+    // A job can be preempted from its first moment (MPI start-up included).
+    if (c.name == "run") sv::jobs::install_stop_handlers();
     // Under mpirun/srun every rank runs the same subcommand; otherwise MPI
     // stays uninitialised.
     sv::MpiRuntime mpi(&argc, &argv);

@@ -9,6 +9,10 @@ using nlohmann::json;
 
 namespace {
 
+// Failed writes in a row, for lack of space, after which the run stops
+// starting items: one may be a large video, several mean the disk is full.
+constexpr int kNoSpaceLimit = 3;
+
 std::string hms(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, s / 60 % 60, s % 60);
@@ -22,7 +26,7 @@ Coordinator::Coordinator(Journal& journal, fs::path out_dir, std::vector<Batch> 
 std::optional<Batch> Coordinator::next_batch(int replica) {
   std::lock_guard lock(mutex_);
   (void)replica;
-  if (stopping_ || queue_.empty()) return std::nullopt;
+  if (stopping_ || storage_full_ || queue_.empty()) return std::nullopt;
   Batch b = std::move(queue_.front());
   queue_.pop_front();
   if (!b.state.empty()) {
@@ -70,6 +74,16 @@ void Coordinator::item_finished(json record) {
   }
   stats_.items[id] = record;
   retire_state(id);
+  const std::string reason = record.value("reason", "");
+  const bool no_space = reason.find("No space left on device") != std::string::npos ||
+                        reason.find("Disk quota exceeded") != std::string::npos;
+  consecutive_no_space_ = no_space ? consecutive_no_space_ + 1 : 0;
+  if (consecutive_no_space_ >= kNoSpaceLimit && !storage_full_) {
+    storage_full_ = true;
+    log_line(LogLevel::Error, fmt::format("{} writes in a row failed for lack of space on {}: no more items are "
+                                          "started; free space and run again (--retry-failed re-runs the failed ones)",
+                                          consecutive_no_space_, out_dir_.string()));
+  }
   progress_line(record);
 }
 
@@ -103,6 +117,16 @@ void Coordinator::request_stop(const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
   log_info("stopping: {}; replicas finish their current step and save", why);
+}
+
+bool Coordinator::has_work() const {
+  std::lock_guard lock(mutex_);
+  return !queue_.empty();
+}
+
+bool Coordinator::storage_full() const {
+  std::lock_guard lock(mutex_);
+  return storage_full_;
 }
 
 bool Coordinator::stopping() const {

@@ -52,8 +52,12 @@ class Coordinator {
   // A "suspended" record: the batch's state was saved for the next run.
   void batch_suspended(nlohmann::json record);
 
+  bool has_work() const;
   void request_stop(const std::string& why);
   bool stopping() const;
+  // Writes keep failing for lack of space: no more batches are handed out
+  // (those in flight finish), and the run ends with an error.
+  bool storage_full() const;
   // An error the dispatch thread hit (journal unwritable): workers rethrow it.
   void set_fatal(std::exception_ptr error);
   std::exception_ptr fatal() const;
@@ -71,6 +75,8 @@ class Coordinator {
   std::deque<Batch> queue_;
   RunStats stats_;
   bool stopping_ = false;
+  int consecutive_no_space_ = 0;
+  bool storage_full_ = false;
   std::exception_ptr fatal_;
   std::map<std::string, std::set<std::string>> states_outstanding_;  // state file -> unfinished ids
   std::map<std::string, std::string> state_of_item_;
