@@ -39,7 +39,10 @@ preempt() {
   ((done_now < ${#ids[@]})) || fail "all items finished before '$*' took effect"
   echo "requeued with $done_now of ${#ids[@]} items done," \
     "$(find "$out/.partial" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l) saved batch(es) in .partial/"
-  # Slurm holds a requeued job ~120 s (BeginTime): skip that.
+  # Slurm holds a requeued job ~120 s (BeginTime): skip that, but not at once: started
+  # within a second of the requeue, slurmd still holds the previous run's credential as
+  # revoked and kills the job ("Job credential revoked", JobState=FAILED).
+  sleep 5
   scontrol update JobId="$jid" StartTime=now || fail "cannot release the requeued job"
 }
 
