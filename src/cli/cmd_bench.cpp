@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
@@ -182,10 +184,50 @@ double peak_rss_gib() {
   return static_cast<double>(usage.ru_maxrss) / (1024.0 * 1024.0);
 }
 
+double current_rss_gib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / (1024.0 * 1024.0);
+  }
+  return 0;
+}
+
+struct TileError {
+  double rel_l2 = 0, max_abs = 0, reference_rms = 0, psnr_8bit = 0;
+};
+
+// Float error of a tiled decode against the untiled one, and PSNR of the two
+// after upstream's post-processing (clamp to [-1, 1], map to 0..255).
+TileError tile_error(const Tensor& tiled, const Tensor& reference) {
+  const float* a = tiled.contiguous().data<float>();
+  const Tensor ref = reference.contiguous();
+  const float* b = ref.data<float>();
+  double num = 0, den = 0, sq8 = 0, max_abs = 0;
+  auto to8 = [](float v) { return std::round((std::clamp(v, -1.0f, 1.0f) + 1.0f) * 127.5f); };
+  const int64_t n = ref.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(a[i]) - b[i];
+    num += d * d;
+    den += static_cast<double>(b[i]) * b[i];
+    max_abs = std::max(max_abs, std::fabs(d));
+    const double d8 = to8(a[i]) - to8(b[i]);
+    sq8 += d8 * d8;
+  }
+  TileError e;
+  e.rel_l2 = std::sqrt(num / std::max(den, 1e-30));
+  e.max_abs = max_abs;
+  e.reference_rms = std::sqrt(den / static_cast<double>(n));
+  const double mse8 = sq8 / static_cast<double>(n);
+  e.psnr_8bit = mse8 > 0 ? 10 * std::log10(255.0 * 255.0 / mse8) : 999.0;
+  return e;
+}
+
 // The real Video-VAE v2 decoder (random weights) on one chunk: time and peak
 // resident memory, the figures issue 3 asks for at 544x992.
 int bench_vae(const Args& args) {
   int64_t latent_frames = 3, height = 34, width = 62, seed = 0;
+  VaeDecodeOptions options;
   po::options_description opts(
       "stepvideo bench vae [options]\n\nVideo-VAE v2 decode of one chunk with the real configuration "
       "(z 64, decoder ch 128) and random f32 weights (no files); height/width in latent units "
@@ -195,7 +237,15 @@ int bench_vae(const Args& args) {
       "height", po::value(&height)->default_value(height), "latent height")(
       "width", po::value(&width)->default_value(width), "latent width")(
       "seed", po::value(&seed)->default_value(seed), "weights and latents seed")(
-      "whole-chunk", po::bool_switch(), "decode each level over the whole chunk instead of frame by frame");
+      "whole-chunk", po::bool_switch(), "decode each level over the whole chunk instead of frame by frame")(
+      "trace-memory", po::bool_switch(),
+      "log resident memory after every decoder module that raised the peak (where the memory goes)")(
+      "tile", po::value(&options.tiling.tile)->default_value(0),
+      "decode in spatial tiles of this many latent positions (0: untiled, exact)")(
+      "tile-overlap", po::value(&options.tiling.overlap)->default_value(options.tiling.overlap),
+      "latent positions shared by neighbouring tiles")(
+      "compare-untiled", po::bool_switch(),
+      "with --tile: also decode untiled (after the timed tiled run) and report the tiled error");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   for (auto [v, name] : {std::pair{latent_frames, "latent-frames"}, {height, "height"}, {width, "width"}}) {
@@ -207,13 +257,29 @@ int bench_vae(const Args& args) {
   const double rss_weights = peak_rss_gib();
   std::mt19937_64 rng(static_cast<uint64_t>(seed) + 1);
   const Tensor z = random_tensor(Shape{1, latent_frames, config.z_channels, height, width}, rng);
-  VaeDecodeOptions options;
+  options.tiling.validate();
   options.frame_by_frame = !parsed.vm["whole-chunk"].as<bool>();
-  log_info("bench vae: decoding {} latent frames of {}x{} (-> {}x{} frames), {}, {} threads; weights loaded, "
-           "peak RSS so far {:.2f} GiB", latent_frames, height, width, height * 16, width * 16,
-           options.frame_by_frame ? "frame by frame" : "whole chunk", omp_get_max_threads(), rss_weights);
+  const std::string tiles =
+      options.tiling.enabled()
+          ? fmt::format("tiles of {} latents overlapping by {}", options.tiling.tile, options.tiling.overlap)
+          : "untiled";
+  log_info("bench vae: decoding {} latent frames of {}x{} (-> {}x{} frames), {}, {}, {} threads; weights "
+           "loaded, peak RSS so far {:.2f} GiB", latent_frames, height, width, height * 16, width * 16,
+           options.frame_by_frame ? "frame by frame" : "whole chunk", tiles, omp_get_max_threads(),
+           rss_weights);
   const auto start = std::chrono::steady_clock::now();
-  const Tensor video = vae.decode_unmixed(z, options);
+  vae::TraceFn trace;
+  double traced_peak = 0;
+  if (parsed.vm["trace-memory"].as<bool>()) {
+    trace = [&](std::string_view name, const Tensor& value) {
+      const double peak = peak_rss_gib();
+      if (peak <= traced_peak) return;
+      traced_peak = peak;
+      log_info("bench vae: after {} {}: RSS {:.2f} GiB, peak {:.2f} GiB", name, value.shape().str(),
+               current_rss_gib(), peak);
+    };
+  }
+  const Tensor video = vae.decode_unmixed(z, options, trace);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::ordered_json j;
   j["bench"] = "vae";
@@ -224,6 +290,19 @@ int bench_vae(const Args& args) {
   j["decode_s"] = s;
   j["peak_rss_gib_after_weights"] = rss_weights;
   j["peak_rss_gib"] = peak_rss_gib();
+  j["tile"] = options.tiling.tile;
+  j["tile_overlap"] = options.tiling.overlap;
+  if (options.tiling.enabled() && parsed.vm["compare-untiled"].as<bool>()) {
+    log_info("bench vae: decoding again untiled for the error of the tiled decode");
+    VaeDecodeOptions exact = options;
+    exact.tiling = {};
+    const Tensor reference = vae.decode_unmixed(z, exact);
+    const TileError e = tile_error(video, reference);
+    j["tiled_rel_l2"] = e.rel_l2;
+    j["tiled_max_abs"] = e.max_abs;
+    j["reference_rms"] = e.reference_rms;
+    j["tiled_psnr_db_8bit"] = e.psnr_8bit;
+  }
   std::cout << j.dump() << std::endl;
   return kExitOk;
 }

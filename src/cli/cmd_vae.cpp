@@ -42,6 +42,7 @@ void write_tensors(const fs::path& path, const std::vector<std::pair<std::string
 int cmd_decode(const Args& args, const Context&) {
   std::string model, latents_file, out;
   int fps = 25;
+  VaeDecodeOptions options;
   po::options_description opts(
       "stepvideo decode --model DIR --latents FILE --out VIDEO [options]\n\n"
       "Decodes latents [1, T, z, h, w] (or [T, z, h, w]) with the model's Video-VAE; T a multiple\n"
@@ -49,8 +50,14 @@ int cmd_decode(const Args& args, const Context&) {
   opts.add_options()("model", po::value(&model)->required(), "model directory")(
       "latents", po::value(&latents_file)->required(), "latents (.safetensors or .h5; tensor 'latents')")(
       "out", po::value(&out)->required(), "output video (.mp4 or .mkv)")(
-      "fps", po::value(&fps)->default_value(fps), "frames per second");
+      "fps", po::value(&fps)->default_value(fps), "frames per second")(
+      "tile", po::value(&options.tiling.tile)->default_value(0),
+      "decode in spatial tiles of this many latent positions (0: off, the exact default); "
+      "approximate, for frames too large to decode whole")(
+      "tile-overlap", po::value(&options.tiling.overlap)->default_value(options.tiling.overlap),
+      "latent positions shared by neighbouring tiles (blended linearly)");
   if (parse_options(args, opts).help) return kExitOk;
+  options.tiling.validate();
   SV_CHECK_AS(InputError, fs::path(out).extension() == ".mp4" || fs::path(out).extension() == ".mkv",
               "{}: output must end in .mp4 or .mkv", out);
   Tensor latents = io::read_latents_file(latents_file);
@@ -61,7 +68,7 @@ int cmd_decode(const Args& args, const Context&) {
               "{}: latents are {}, expected [1, T, {}, h, w]", latents_file, latents.describe(),
               vae->config().z_channels);
   log_info("decoding {} latent frames", latents.dim(1));
-  const Tensor rgb = DecodeStage(*vae).run(latents);
+  const Tensor rgb = DecodeStage(*vae, options).run(latents);
   io::write_video(out, rgb, {.fps = fps, .codec = codec_for(out)});
   log_info("wrote {} ({} frames, {}x{})", out, rgb.dim(0), rgb.dim(2), rgb.dim(1));
   std::cout << out << std::endl;

@@ -1,13 +1,32 @@
-// Process-level tuning of the CPU heap.
+// Host memory for tensors, and process-level tuning of the CPU heap.
 #pragma once
+
+#include <cstddef>
+#include <memory>
 
 namespace sv {
 
+// Blocks of at least this size get their own transparent-huge-page mapping.
+inline constexpr size_t kHugeBlockBytes = size_t{8} << 20;
+
+// Tensor storage: 64-byte aligned, freed by the returned owner.
+//
+// Large blocks are mapped on their own with MADV_HUGEPAGE and unmapped on
+// free. Under this hypervisor a fresh 4 KiB-page mapping costs ~14 us per
+// page fault (276 MB: 966 ms to touch, against 118 ms to rewrite memory
+// already mapped), which is why the heap used to keep everything; with huge
+// pages the same fresh block costs 75 ms. Returning large blocks matters for
+// the streamed Video-VAE decode: kept in the heap, its ever-changing mix of
+// 17-550 MB frame buffers fragmented the heap to roughly twice the live size.
+// Smaller blocks come from the heap.
+std::shared_ptr<void> allocate_host(size_t bytes);
+
 // By default glibc serves every block above 32 MiB with a fresh mmap and
 // returns it on free, so each large activation is page-faulted in again on
-// every layer. Under a hypervisor those faults cost more than the GEMM
-// writing the block (measured: bench dit went from ~200 to ~290 GFLOP/s on
-// 2 cores). Raising the thresholds makes freed blocks reused from the heap.
+// every layer (4 KiB pages). Under a hypervisor those faults cost more than
+// the GEMM writing the block (measured: bench dit went from ~200 to ~290
+// GFLOP/s on 2 cores). Raising the thresholds makes freed heap blocks reused;
+// tensors of kHugeBlockBytes and more bypass the heap (allocate_host).
 // Call once at start-up, before large allocations.
 void keep_freed_memory_mapped();
 

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/memory.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -8,14 +10,10 @@ namespace sv {
 namespace {
 
 std::shared_ptr<Storage> allocate_cpu(size_t bytes) {
-  const size_t alignment = 64;
-  const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
-  void* p = rounded ? std::aligned_alloc(alignment, rounded) : nullptr;
-  if (rounded && !p) throw std::bad_alloc();
   auto storage = std::make_shared<Storage>();
-  storage->data = p;
+  storage->owner = allocate_host(bytes);
+  storage->data = storage->owner.get();
   storage->bytes = bytes;
-  storage->owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   return storage;
 }
 

@@ -46,7 +46,7 @@ Tensor DecodeStage::run_distributed(const Tensor& latents, Communicator& group) 
     if (owner == me) {
       const auto start = std::chrono::steady_clock::now();
       const Tensor part = z.slice(1, c * latent_len, std::min(t, (c + 1) * latent_len)).contiguous();
-      const Tensor decoded = vae_.decode_unmixed(part).contiguous();
+      const Tensor decoded = vae_.decode_unmixed(part, options_).contiguous();
       SV_CHECK(decoded.dim(1) == n, "chunk {} decoded to {} frames, expected {}", c, decoded.dim(1), n);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       // Chunks owned by this rank: c, c + ranks, ...; the remaining ones take about as long.

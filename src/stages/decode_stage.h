@@ -9,7 +9,8 @@ namespace sv {
 
 class DecodeStage {
  public:
-  explicit DecodeStage(const VaeModel& vae) : vae_(vae) {}
+  explicit DecodeStage(const VaeModel& vae, const VaeDecodeOptions& options = {})
+      : vae_(vae), options_(options) {}
   // latents: f32 [1, T, z, h, w] -> u8 [frames, 16 h, 16 w, 3].
   Tensor run(const Tensor& latents) const;
   // The same, with the latent chunks (latent_len frames each) dealt round-robin
@@ -21,6 +22,7 @@ class DecodeStage {
 
  private:
   const VaeModel& vae_;
+  VaeDecodeOptions options_;
 };
 
 }  // namespace sv

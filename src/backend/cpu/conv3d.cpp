@@ -36,6 +36,7 @@ struct Conv3d::Impl {
   // One compiled convolution for one input geometry.
   struct Plan {
     Geometry geometry{};
+    bool accumulate = false;
     memory::desc src_md;
     memory::desc dst_md;
     dnnl::convolution_forward primitive;
@@ -63,8 +64,9 @@ struct Conv3d::Impl {
   std::vector<memory> reordered_weights;
 
   memory::desc user_weight_md() const {
+    const std::vector<int64_t>& st = weight.strides();
     return memory::desc({cout, cin, kernel[0], kernel[1], kernel[2]}, memory::data_type::f32,
-                        memory::format_tag::oidhw);
+                        memory::dims(st.begin(), st.end()));
   }
 
   Shape output_shape(const Shape& in) const {
@@ -95,14 +97,15 @@ struct Conv3d::Impl {
     return blocked;
   }
 
-  Plan& plan_for(const Shape& in) {
+  Plan& plan_for(const Shape& in, bool accumulate) {
     const Geometry g{in[0], in[1], in[2], in[3]};
     for (Plan& p : plans) {
-      if (p.geometry == g) return p;
+      if (p.geometry == g && p.accumulate == accumulate) return p;
     }
     const Shape out = output_shape(in);
     Plan p;
     p.geometry = g;
+    p.accumulate = accumulate;
     try {
       p.src_md = memory::desc({in[0], cin, in[1], in[2], in[3]}, memory::data_type::f32,
                               memory::format_tag::ndhwc);
@@ -116,15 +119,22 @@ struct Conv3d::Impl {
       const memory::dims pad_r = to_dims(params.pad_back);
       const auto prop = dnnl::prop_kind::forward_inference;
       const auto algo = dnnl::algorithm::convolution_direct;
+      const bool with_bias = bias.defined() && !accumulate;
       const auto desc =
-          bias.defined()
+          with_bias
               ? dnnl::convolution_forward::desc(
                     prop, algo, p.src_md, weight_any,
                     memory::desc({cout}, memory::data_type::f32, memory::format_tag::x), p.dst_md,
                     strides, pad_l, pad_r)
               : dnnl::convolution_forward::desc(prop, algo, p.src_md, weight_any, p.dst_md,
                                                 strides, pad_l, pad_r);
-      const dnnl::convolution_forward::primitive_desc pd(desc, engine);
+      dnnl::primitive_attr attr;
+      if (accumulate) {
+        dnnl::post_ops ops;
+        ops.append_sum(1.0f);
+        attr.set_post_ops(ops);
+      }
+      const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
       p.primitive = dnnl::convolution_forward(pd);
       p.weights = weights_for(pd.weights_desc());
       p.impl_name = pd.impl_info_str();
@@ -151,7 +161,7 @@ Conv3d::Conv3d(const Tensor& weight, const Tensor& bias, const Conv3dParams& par
              weight.shape().str());
   }
   Impl& m = *impl_;
-  m.weight = weight.contiguous();
+  m.weight = weight;
   m.params = params;
   m.cout = weight.dim(0);
   m.cin = weight.dim(1);
@@ -177,7 +187,9 @@ const Conv3dParams& Conv3d::params() const { return impl_->params; }
 
 Shape Conv3d::output_shape(const Shape& input) const { return impl_->output_shape(input); }
 
-std::string Conv3d::impl_name(const Shape& input) { return impl_->plan_for(input).impl_name; }
+std::string Conv3d::impl_name(const Shape& input) {
+  return impl_->plan_for(input, false).impl_name;
+}
 
 Tensor Conv3d::forward(const Tensor& input) {
   Tensor output = Tensor::empty(impl_->output_shape(input.shape()), DType::F32);
@@ -185,7 +197,7 @@ Tensor Conv3d::forward(const Tensor& input) {
   return output;
 }
 
-void Conv3d::forward(const Tensor& input, const Tensor& output) {
+void Conv3d::forward(const Tensor& input, const Tensor& output, bool accumulate) {
   Impl& m = *impl_;
   SV_CHECK(input.dtype() == DType::F32 && input.device().is_cpu(),
            "conv3d: input must be CPU f32, got {} on {}", input.describe(), input.device().str());
@@ -198,12 +210,12 @@ void Conv3d::forward(const Tensor& input, const Tensor& output) {
   if (out_shape.numel() == 0) return;
 
   const Tensor src = input.contiguous();
-  Impl::Plan& plan = m.plan_for(src.shape());
+  Impl::Plan& plan = m.plan_for(src.shape(), accumulate);
   memory src_mem(plan.src_md, m.engine, mutable_data(src));
   memory dst_mem(plan.dst_md, m.engine, mutable_data(output));
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, plan.weights}, {DNNL_ARG_DST, dst_mem}};
-  if (m.bias.defined()) {
+  if (m.bias.defined() && !accumulate) {
     args.emplace(DNNL_ARG_BIAS, memory(memory::desc({m.cout}, memory::data_type::f32,
                                                     memory::format_tag::x),
                                        m.engine, mutable_data(m.bias)));

@@ -39,9 +39,10 @@ struct Conv3dParams {
 // geometry cache is unguarded); use one object per thread if that is needed.
 class Conv3d {
  public:
-  // weight: f32 [Cout, Cin, kD, kH, kW]; bias: f32 [Cout] or an undefined
-  // Tensor for none. The object keeps views of both (no copy), so they must
-  // not be modified afterwards.
+  // weight: f32 [Cout, Cin, kD, kH, kW], contiguous or a strided view (e.g.
+  // one time tap of a larger kernel); bias: f32 [Cout] or an undefined Tensor
+  // for none. The object keeps views of both (no copy), so they must not be
+  // modified afterwards.
   Conv3d(const Tensor& weight, const Tensor& bias, const Conv3dParams& params);
   ~Conv3d();
   Conv3d(Conv3d&&) noexcept;
@@ -53,7 +54,9 @@ class Conv3d {
   // Returns f32 [N, Do, Ho, Wo, Cout].
   Tensor forward(const Tensor& input);
   // Writes into `output`, which must be contiguous f32 of output_shape(input).
-  void forward(const Tensor& input, const Tensor& output);
+  // accumulate: output += convolution without the bias (oneDNN's sum
+  // post-op), for convolutions computed as a sum over kernel slices.
+  void forward(const Tensor& input, const Tensor& output, bool accumulate = false);
 
   // Throws InternalError naming the shapes if `input` does not fit.
   Shape output_shape(const Shape& input) const;

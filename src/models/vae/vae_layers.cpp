@@ -70,20 +70,45 @@ CausalConv3d::CausalConv3d(const Scope& scope, int64_t in, int64_t out, int64_t 
     : kernel_(kernel),
       stride_(stride),
       whole_(scope, in, out, {kernel, kernel, kernel}, false,
-             causal_params(kernel, stride, kernel - 1)),
-      stream_(whole_.with_params(causal_params(kernel, stride, 0))) {}
+             causal_params(kernel, stride, kernel - 1)) {}
+
+CausalConv3d::~CausalConv3d() = default;
 
 Tensor CausalConv3d::forward(const Tensor& x, ConvCache* cache) const {
   if (cache == nullptr || kernel_ == 1) return whole_.forward(x);
   SV_CHECK(stride_ == 1, "a strided causal convolution cannot be streamed");
-  Tensor front = cache->frames;
-  if (!front.defined()) {
-    front = Tensor::zeros(Shape{1, kernel_ - 1, x.dim(2), x.dim(3), x.dim(4)}, DType::F32);
+  SV_CHECK(x.rank() == 5 && x.dim(0) == 1, "streamed causal conv: expected [1, T, H, W, C], got {}",
+           x.describe());
+  if (taps_.empty()) {
+    const Parameter& w = whole_.weight();
+    SV_CHECK(w.value.defined() && whole_.bias().value.defined(), "{}: weights are not loaded",
+             w.name);
+    const Tensor weight = w.value.reshape(
+        Shape{w.full_shape[0], w.full_shape[1], kernel_, kernel_, kernel_});
+    for (int64_t k = 0; k < kernel_; ++k) {
+      taps_.emplace_back(weight.slice(2, k, k + 1), whole_.bias().value,
+                         causal_params(kernel_, 1, 0));
+    }
   }
-  const Tensor input = cat_frames(front, x.contiguous());
-  const int64_t t = input.dim(1);
-  cache->frames = input.slice(1, t - (kernel_ - 1), t).clone();
-  return stream_.forward(input);
+  const Tensor in = x.contiguous();
+  const int64_t frames = in.dim(1);
+  const Shape frame_out = taps_.back().output_shape(in.slice(1, 0, 1).shape());
+  Tensor out = Tensor::empty(
+      Shape{1, frames, frame_out[2], frame_out[3], frame_out[4]}, DType::F32);
+  std::vector<Tensor>& history = cache->frames;
+  for (int64_t t = 0; t < frames; ++t) {
+    const Tensor frame = in.slice(1, t, t + 1);
+    const Tensor o = out.slice(1, t, t + 1);
+    // history[i] meets tap kernel - 1 - history.size() + i; the frame, the last tap.
+    const size_t first_tap = static_cast<size_t>(kernel_ - 1) - history.size();
+    for (size_t i = 0; i < history.size(); ++i) {
+      taps_[first_tap + i].forward(history[i], o, /*accumulate=*/i > 0);
+    }
+    taps_.back().forward(frame, o, /*accumulate=*/!history.empty());
+    history.push_back(frame);
+    if (static_cast<int64_t>(history.size()) > kernel_ - 1) history.erase(history.begin());
+  }
+  return out;
 }
 
 VaeGroupNorm::VaeGroupNorm(const Scope& scope, int64_t channels, const VaeConfig& config)

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "backend/cpu/conv3d.h"
 #include "layers/parameter.h"
@@ -37,6 +38,8 @@ class ConvLayer {
   ConvLayer with_params(const cpu::Conv3dParams& params) const;
   Tensor forward(const Tensor& x) const;
   std::array<int64_t, 3> kernel() const { return kernel_; }
+  const Parameter& weight() const { return *weight_; }
+  const Parameter& bias() const { return *bias_; }
 
  private:
   ConvLayer(Parameter* weight, Parameter* bias, std::array<int64_t, 3> kernel, bool conv2d,
@@ -50,25 +53,39 @@ class ConvLayer {
   mutable std::unique_ptr<cpu::Conv3d> conv_;
 };
 
-// The last kt - 1 input frames of a causal convolution; undefined until the
-// first frames arrive (the zero frames of the causal padding).
+// The last kt - 1 input frames of a causal convolution, oldest first; fewer
+// (none) at the start of a chunk, where the causal padding's zero frames are.
+// They are the caller's input tensors themselves, kept by reference.
 struct ConvCache {
-  Tensor frames;
+  std::vector<Tensor> frames;
 };
 
 // CausalConv: kernel k in t, h, w; time padded with k - 1 zero frames in front
 // and none behind (for any stride, as upstream), spatially k / 2 on both sides.
 // `scope` is where the nn.Conv3d's tensors are.
+//
+// Streamed (with a cache), every output frame is the sum over the kernel's
+// time taps of a 2D convolution of one input frame: the frames in front come
+// from the cache by reference, so no input is copied or concatenated, and the
+// zero frames of the padding are skipped (their products are exact zeros).
+// That is also how a whole sequence pushed at once is computed, so pieces of
+// any size give the same bits; against the single 3D convolution (no cache)
+// only the order of the float sums differs.
 class CausalConv3d {
  public:
   CausalConv3d(const Scope& scope, int64_t in, int64_t out, int64_t kernel, int64_t stride = 1);
+  ~CausalConv3d();
   // cache == nullptr: x is a whole sequence from its first frame.
+  // Otherwise x ([1, T, H, W, C]) continues the sequence the cache holds, and
+  // the cache keeps views of x's last frames: x must not be modified later.
   Tensor forward(const Tensor& x, ConvCache* cache = nullptr) const;
 
  private:
   int64_t kernel_, stride_;
-  ConvLayer whole_;   // with the causal zero frames as padding
-  ConvLayer stream_;  // no time padding: the cache supplies the frames in front
+  ConvLayer whole_;  // with the causal zero frames as padding
+  // One kernel-depth-1 convolution per time tap, over views of the weight;
+  // built on first streamed use (the weights are loaded after declaration).
+  mutable std::vector<cpu::Conv3d> taps_;
 };
 
 // GroupNorm with per-frame statistics (version 2), optionally fused with SiLU.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+
+#include "core/log.h"
 
 #include "models/vae/vae_tensor_utils.h"
 #include "ops/op_checks.h"
@@ -33,7 +36,7 @@ const vae::VaeEncoder& VaeModel::encoder() const {
 
 Tensor VaeModel::decode_unmixed(const Tensor& latents, const VaeDecodeOptions& options,
                                 const vae::TraceFn& trace) const {
-  const vae::VaeDecoder& dec = decoder();
+  options.tiling.validate();
   SV_CHECK_AS(InputError, latents.rank() == 5 && latents.dim(2) == config_.z_channels,
               "VAE decode: latents must be [batch, frames, {}, height, width], got {}",
               config_.z_channels, latents.describe());
@@ -53,9 +56,8 @@ Tensor VaeModel::decode_unmixed(const Tensor& latents, const VaeDecodeOptions& o
     for (int64_t t0 = 0; t0 < frames; t0 += chunk) {
       const Tensor z =
           vae::to_channels_last(latents.select(0, b).slice(0, t0, std::min(frames, t0 + chunk)));
-      vae::DecoderState state = dec.start();
       const bool first = b == 0 && t0 == 0;
-      const Tensor out = dec.push(z, state, options.frame_by_frame, first ? trace : vae::TraceFn());
+      const Tensor out = decode_chunk(z, options, first ? trace : vae::TraceFn());
       const Tensor frames_out = vae::from_channels_last(out);  // [1, T', C, H, W]
       const int64_t n = frames_out.dim(1);
       video.select(0, b).slice(0, offset, offset + n).copy_from(frames_out.select(0, 0));
@@ -65,6 +67,34 @@ Tensor VaeModel::decode_unmixed(const Tensor& latents, const VaeDecodeOptions& o
              video_frames);
   }
   return video;
+}
+
+Tensor VaeModel::decode_chunk(const Tensor& z, const VaeDecodeOptions& options,
+                              const vae::TraceFn& trace) const {
+  const vae::VaeDecoder& dec = decoder();
+  auto decode_whole = [&](const Tensor& part, const vae::TraceFn& part_trace) {
+    vae::DecoderState state = dec.start();
+    return dec.push(part, state, options.frame_by_frame, part_trace);
+  };
+  const std::vector<vae::TileSpan> rows = vae::tile_spans(z.dim(2), options.tiling);
+  const std::vector<vae::TileSpan> cols = vae::tile_spans(z.dim(3), options.tiling);
+  if (rows.size() == 1 && cols.size() == 1) return decode_whole(z, trace);
+  constexpr int64_t up = 16;
+  std::optional<vae::TileBlender> blender;
+  size_t done = 0;
+  for (const vae::TileSpan& r : rows) {
+    for (const vae::TileSpan& c : cols) {
+      const Tensor part = z.slice(2, r.begin, r.end).slice(3, c.begin, c.end).contiguous();
+      const Tensor out = decode_whole(part, done == 0 ? trace : vae::TraceFn());
+      if (!blender) {
+        blender.emplace(out.dim(1), z.dim(2) * up, z.dim(3) * up, out.dim(4),
+                        options.tiling.overlap * up);
+      }
+      blender->add(out, r.begin * up, c.begin * up);
+      log_debug("VAE decode: tile {}/{} done", ++done, rows.size() * cols.size());
+    }
+  }
+  return blender->finish();
 }
 
 Tensor VaeModel::decode(const Tensor& latents, const VaeDecodeOptions& options,

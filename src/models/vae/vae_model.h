@@ -9,6 +9,7 @@
 #include "models/vae/vae_config.h"
 #include "models/vae/vae_decoder.h"
 #include "models/vae/vae_encoder.h"
+#include "models/vae/vae_spatial_tiles.h"
 
 namespace sv {
 
@@ -30,6 +31,9 @@ struct DiagonalGaussian {
 struct VaeDecodeOptions {
   // Run every decoder level one frame at a time (bounded memory, same result).
   bool frame_by_frame = true;
+  // Off by default: approximate (see vae_spatial_tiles.h), for frames larger
+  // than streaming alone fits in memory.
+  vae::SpatialTiling tiling;
 };
 
 class VaeModel {
@@ -68,6 +72,10 @@ class VaeModel {
 
  private:
   VaeConfig config_;
+  // One chunk, z: [1, T, h, w, z] channel-last -> [1, T', 16 h, 16 w, out] channel-last.
+  Tensor decode_chunk(const Tensor& z, const VaeDecodeOptions& options,
+                      const vae::TraceFn& trace) const;
+
   ParameterRegistry registry_;
   std::unique_ptr<vae::VaeEncoder> encoder_;
   std::unique_ptr<vae::VaeDecoder> decoder_;
