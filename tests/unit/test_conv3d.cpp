@@ -171,6 +171,40 @@ TEST(Conv3d, NonContiguousInput) {
   expect_close(y, reference_conv3d(xc, w, Tensor(), p, y.shape()));
 }
 
+// A causal 3x3x3 convolution computed the way the streamed Video-VAE does it:
+// one kernel-depth-1 convolution per time tap, each over a strided view of the
+// weight (no copy), the first with the bias and the others accumulating into
+// the output (oneDNN's sum post-op). Equal to the 3D convolution's definition.
+TEST(Conv3d, TimeTapsOverWeightViewsAccumulateToTheCausalConvolution) {
+  const int64_t frames = 4, cin = 32, cout = 48;
+  const Tensor x = random_tensor(Shape{1, frames, 6, 7, cin}, 11);
+  const Tensor w = random_tensor(Shape{cout, cin, 3, 3, 3}, 12);
+  const Tensor b = random_tensor(Shape{cout}, 13);
+  const Conv3dParams causal = make_params({1, 1, 1}, {2, 1, 1}, {0, 1, 1});
+  const Conv3dParams per_frame = make_params({1, 1, 1}, {0, 1, 1}, {0, 1, 1});
+  std::vector<sv::cpu::Conv3d> taps;
+  for (int64_t k = 0; k < 3; ++k) {
+    const Tensor view = w.slice(2, k, k + 1);
+    ASSERT_FALSE(view.is_contiguous());
+    taps.emplace_back(view, b, per_frame);
+  }
+  Tensor y = Tensor::empty(Shape{1, frames, 6, 7, cout}, DType::F32);
+  for (int64_t t = 0; t < frames; ++t) {
+    const Tensor out = y.slice(1, t, t + 1);
+    bool first = true;
+    for (int64_t k = 0; k < 3; ++k) {
+      const int64_t source = t - 2 + k;  // frames before 0 are the zero padding: skipped
+      if (source < 0) continue;
+      taps[static_cast<size_t>(k)].forward(x.slice(1, source, source + 1), out, !first);
+      first = false;
+    }
+  }
+  expect_close(y, reference_conv3d(x, w, b, causal, y.shape()));
+  // The fast channel-last kernel, not oneDNN's reference loop.
+  const std::string impl = taps[0].impl_name(Shape{1, 1, 6, 7, cin});
+  EXPECT_EQ(impl.find("ref"), std::string::npos) << impl;
+}
+
 template <typename F>
 std::string error_of(F&& f) {
   try {
