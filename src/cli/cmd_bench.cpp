@@ -1,6 +1,7 @@
 // stepvideo bench dit|vae ...: DiT forward-pass throughput and Video-VAE
 // chunk decode time and memory with random weights, printed as one JSON line
 // on stdout (logs go to stderr).
+#include <malloc.h>
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -19,7 +20,9 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
+#include "core/elapsed.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "models/vae/vae_model.h"
@@ -107,7 +110,7 @@ int bench_dit(const Args& args, const Context& context) {
     const int64_t bytes_before = bytes_sent();
     const Tensor out = model.forward(in);
     bytes_per_forward = bytes_sent() - bytes_before;
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s = seconds_since(start);
     log_info("bench dit: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
     if (r > 0) times.push_back(s);
   }
@@ -275,12 +278,16 @@ int bench_vae(const Args& args) {
       const double peak = peak_rss_gib();
       if (peak <= traced_peak) return;
       traced_peak = peak;
-      log_info("bench vae: after {} {}: RSS {:.2f} GiB, peak {:.2f} GiB", name, value.shape().str(),
-               current_rss_gib(), peak);
+      const struct mallinfo2 heap = mallinfo2();
+      constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+      log_info("bench vae: after {} {}: RSS {:.2f} GiB, peak {:.2f} GiB; tensors {:.2f} GiB, heap {:.2f} "
+               "GiB in use + {:.2f} GiB free", name, value.shape().str(), current_rss_gib(), peak,
+               static_cast<double>(live_host_bytes()) / kGiB, static_cast<double>(heap.uordblks) / kGiB,
+               static_cast<double>(heap.fordblks) / kGiB);
     };
   }
   const Tensor video = vae.decode_unmixed(z, options, trace);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double s = seconds_since(start);
   nlohmann::ordered_json j;
   j["bench"] = "vae";
   j["latents"] = Shape{1, latent_frames, config.z_channels, height, width}.dims();

@@ -14,9 +14,9 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "cli/sampling_presets.h"
+#include "core/elapsed.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "core/version.h"
 #include "io/hdf5_tensors.h"
 #include "io/safetensors.h"
 #include "io/video_writer.h"
@@ -31,14 +31,6 @@ namespace sv::cli {
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
-
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
 
 int cmd_generate(const Args& args, const Context& context) {
   std::string model, prompt, out, preset_name = "stepvideo-t2v", init_latents, save_latents, layout_text;
@@ -175,28 +167,28 @@ int cmd_generate(const Args& args, const Context& context) {
   timings["write_s"] = seconds_since(t0);
   timings["total_s"] = seconds_since(t_start);
 
-  nlohmann::ordered_json meta;
-  meta["video"] = out_path.filename().string();
-  meta["prompt"] = prompt;
-  meta["positive_suffix"] = used_suffix;
-  meta["negative_prompt"] = used_negative;
-  meta["seed"] = seed;
-  meta["noise"] = init_latents.empty() ? "philox4x32-10 box-muller (seed)" : "init-latents: " + init_latents;
-  meta["requested"] = {{"frames", frames}, {"height", height}, {"width", width}};
-  meta["frames"] = rgb.dim(0);
-  meta["height"] = rgb.dim(1);
-  meta["width"] = rgb.dim(2);
-  meta["fps"] = fps;
-  meta["preset"] = preset.name;
-  meta["steps"] = denoise.steps;
-  meta["cfg_scale"] = denoise.cfg_scale;
-  meta["time_shift"] = denoise.time_shift;
-  meta["latent_shape"] = latent_shape.dims();
-  meta["layout"] = groups.layout.str();
-  meta["world_size"] = groups.world_size;
-  meta["stepvideo_version"] = std::string(version()) + " (" + git_describe() + ")";
-  meta["model"] = {{"directory", fs::absolute(model).string()}, {"files", model_identity(model)}};
-  meta["timings"] = timings;
+  VideoSidecar sidecar;
+  sidecar.video = out_path.filename().string();
+  sidecar.prompt = prompt;
+  sidecar.positive_suffix = used_suffix;
+  sidecar.negative_prompt = used_negative;
+  sidecar.seed = seed;
+  sidecar.noise = init_latents.empty() ? "philox4x32-10 box-muller (seed)" : "init-latents: " + init_latents;
+  sidecar.frames = rgb.dim(0);
+  sidecar.height = rgb.dim(1);
+  sidecar.width = rgb.dim(2);
+  sidecar.fps = fps;
+  sidecar.steps = denoise.steps;
+  sidecar.cfg_scale = denoise.cfg_scale;
+  sidecar.time_shift = denoise.time_shift;
+  sidecar.latent_shape = latent_shape;
+  sidecar.layout = groups.layout.str();
+  sidecar.world_size = groups.world_size;
+  sidecar.details["preset"] = preset.name;
+  sidecar.details["requested"] = {{"frames", frames}, {"height", height}, {"width", width}};
+  sidecar.model = {{"directory", fs::absolute(model).string()}, {"files", model_identity(model)}};
+  sidecar.timings = timings;
+  const nlohmann::ordered_json meta = sidecar_json(sidecar);
   write_json_atomic(sidecar_path(out_path), meta);
   log_info("wrote {} ({} frames, {}x{}) and {} in {:.1f} s", out_path.string(), rgb.dim(0),
            rgb.dim(2), rgb.dim(1), sidecar_path(out_path).string(), seconds_since(t_start));

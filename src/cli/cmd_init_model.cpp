@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
+#include "core/elapsed.h"
 #include "models/presets/model_presets.h"
 
 namespace sv::cli {
@@ -72,8 +73,7 @@ int cmd_init_model(const Args& args, const Context&) {
   presets::init_model_directory(
       *preset, out,
       presets::InitModelOptions{.seed = static_cast<uint64_t>(seed), .force = vm["force"].as<bool>()});
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   const DirSummary s = summarize(out);
   fmt::print("wrote {} (preset {}, seed {}): {} files, {:.1f} MB in {:.2f} s\n", out.string(),
              preset->name, seed, s.files, static_cast<double>(s.bytes) / 1e6, seconds);

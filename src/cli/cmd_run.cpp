@@ -18,6 +18,7 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "cli/sampling_presets.h"
+#include "core/elapsed.h"
 #include "core/log.h"
 #include "jobs/coordinator.h"
 #include "jobs/dispatch.h"
@@ -205,7 +206,7 @@ int cmd_run(const Args& args, const Context& context) {
       code = kExitItemsFailed;
       status = "complete with failures";
     }
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const double wall = seconds_since(t_start);
     const jobs::RunDescription desc{fs::absolute(manifest).string(), groups.layout.str(), groups.world_size,
                                     groups.dp_size, shard};
     const auto summary = jobs::build_summary(desc, side->manifest.items, side->manifest.bad_lines, state, stats,

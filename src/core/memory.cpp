@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -12,6 +13,8 @@ namespace sv {
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
+
+std::atomic<size_t> live_bytes{0};
 
 // A 2 MiB-aligned anonymous mapping (so every huge page of it can be one),
 // trimmed of the slack needed to align it.
@@ -37,14 +40,25 @@ std::shared_ptr<void> allocate_host(size_t bytes) {
   if (bytes == 0) return nullptr;
   if (bytes >= kHugeBlockBytes) {
     const size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    return std::shared_ptr<void>(map_huge(bytes), [length](void* p) { munmap(p, length); });
+    void* p = map_huge(bytes);
+    live_bytes += length;
+    return std::shared_ptr<void>(p, [length](void* q) {
+      munmap(q, length);
+      live_bytes -= length;
+    });
   }
   const size_t alignment = 64;
   const size_t rounded = (bytes + alignment - 1) / alignment * alignment;
   void* p = std::aligned_alloc(alignment, rounded);
   if (!p) throw std::bad_alloc();
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  live_bytes += rounded;
+  return std::shared_ptr<void>(p, [rounded](void* q) {
+    std::free(q);
+    live_bytes -= rounded;
+  });
 }
+
+size_t live_host_bytes() { return live_bytes.load(); }
 
 void keep_freed_memory_mapped() {
   constexpr int kOneGiB = 1 << 30;

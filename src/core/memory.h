@@ -21,6 +21,10 @@ inline constexpr size_t kHugeBlockBytes = size_t{8} << 20;
 // Smaller blocks come from the heap.
 std::shared_ptr<void> allocate_host(size_t bytes);
 
+// Bytes of tensor storage allocated by allocate_host and not yet freed, for
+// memory traces (heap blocks counted at their requested size).
+size_t live_host_bytes();
+
 // By default glibc serves every block above 32 MiB with a fresh mmap and
 // returns it on free, so each large activation is page-faulted in again on
 // every layer (4 KiB pages). Under a hypervisor those faults cost more than

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/durable_file.h"
 #include "io/json_file.h"
 
 namespace sv::io {
@@ -291,9 +292,7 @@ void write_safetensors(const std::filesystem::path& path,
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((text.size() >> (8 * i)) & 0xff);
 
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  const std::string t = tmp.string();
+  const std::string t = temporary_path_for(path).string();
   Fd fd(::open(t.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   SV_CHECK_AS(InputError, fd.get() >= 0, "{}: cannot create {}: {}", p, t, errno_text(errno));
   try {
@@ -314,9 +313,7 @@ void write_safetensors(const std::filesystem::path& path,
     throw;
   }
   // Make the rename itself durable; failing here loses nothing already written.
-  const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
-  Fd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) ::fsync(dir.get());
+  fsync_directory(path.has_parent_path() ? path.parent_path() : ".");
 }
 
 }  // namespace sv::io

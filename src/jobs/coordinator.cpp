@@ -1,5 +1,6 @@
 #include "jobs/coordinator.h"
 
+#include "core/elapsed.h"
 #include "core/log.h"
 
 namespace sv::jobs {
@@ -151,7 +152,7 @@ RunStats Coordinator::stats() const {
 }
 
 double Coordinator::elapsed_seconds() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return seconds_since(start_);
 }
 
 void Coordinator::progress_line(const json& record) {

@@ -1,5 +1,7 @@
 #include "jobs/planner.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace sv::jobs {
@@ -16,9 +18,15 @@ void from_json(const nlohmann::json& j, Batch& batch) {
   batch.state = j.at("state").get<std::string>();
 }
 
+std::string computation_key(const JobItem& i) {
+  // {} prints the shortest form that reads back as the same float, so equal
+  // keys mean equal values.
+  return fmt::format("{}x{}x{} s{} g{} t{}", i.frames, i.height, i.width, i.steps, i.cfg_scale,
+                     i.time_shift);
+}
+
 bool same_computation(const JobItem& a, const JobItem& b) {
-  return a.frames == b.frames && a.height == b.height && a.width == b.width && a.steps == b.steps &&
-         a.cfg_scale == b.cfg_scale && a.time_shift == b.time_shift;
+  return computation_key(a) == computation_key(b);
 }
 
 std::vector<Batch> plan_batches(const std::vector<JobItem>& items, int64_t batch_size,

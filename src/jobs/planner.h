@@ -26,7 +26,11 @@ struct Batch {
 void to_json(nlohmann::json& j, const Batch& batch);
 void from_json(const nlohmann::json& j, Batch& batch);
 
-// True when a and b can share a batch.
+// What decides an item's denoising computation (frames, size, steps, guidance,
+// shift) as a string: items with equal keys can share a batch, and one
+// batch's time per item predicts another's of the same key.
+std::string computation_key(const JobItem& item);
+// True when a and b can share a batch (equal computation keys).
 bool same_computation(const JobItem& a, const JobItem& b);
 
 // Groups `items` (kept in order within a group; groups ordered by their first

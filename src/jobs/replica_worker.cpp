@@ -3,10 +3,11 @@
 #include <cmath>
 
 #include "cli/exit_codes.h"
+#include "core/elapsed.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "core/version.h"
 #include "io/hdf5_tensors.h"
+#include "jobs/planner.h"
 #include "jobs/stop_signal.h"
 #include "models/model_directory.h"
 #include "parallel/agreement.h"
@@ -22,8 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
 // Concatenates tensors of equal trailing shape along axis 0.
 Tensor concat_rows(const std::vector<Tensor>& parts) {
   std::vector<int64_t> dims = parts.front().shape().dims();
@@ -37,10 +36,6 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
     at += p.dim(0);
   }
   return out;
-}
-
-std::string computation_key(const JobItem& i) {
-  return fmt::format("{}x{}x{} s{} g{} t{}", i.frames, i.height, i.width, i.steps, i.cfg_scale, i.time_shift);
 }
 
 bool all_finite(const Tensor& t) {
@@ -326,32 +321,32 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       timings["denoise_s"] = denoise_s / static_cast<double>(n);
       timings["vae_decode_s"] = decode_s;
       timings["write_s"] = seconds_since(t_write);
-      nlohmann::ordered_json meta;
-      meta["id"] = item.id;
-      meta["manifest_line"] = item.line;
-      meta["video"] = video.filename().string();
-      meta["prompt"] = item.prompt;
-      meta["positive_suffix"] = item.positive_suffix.value_or(text_->options().positive_suffix);
-      meta["negative_prompt"] = item.negative_prompt.value_or(text_->options().negative_prompt);
-      meta["seed"] = item.seed;
-      meta["noise"] = "philox4x32-10 box-muller (seed)";
-      meta["frames"] = rgb.dim(0);
-      meta["height"] = rgb.dim(1);
-      meta["width"] = rgb.dim(2);
-      meta["fps"] = item.fps;
-      meta["steps"] = item.steps;
-      meta["cfg_scale"] = item.cfg_scale;
-      meta["time_shift"] = item.time_shift;
-      meta["latent_shape"] = one.dims();
-      if (!batch.state.empty()) meta["continued_from_step"] = batch.first_step;
-      meta["layout"] = groups_.layout.str();
-      meta["world_size"] = groups_.world_size;
-      meta["replica"] = replica_;
-      meta["replica_leader_rank"] = groups_.world_rank;
-      meta["batch"] = {{"index", batch.index}, {"size", n}};
-      meta["stepvideo_version"] = std::string(version()) + " (" + git_describe() + ")";
-      meta["model"] = model_identity_;
-      meta["timings"] = timings;
+      VideoSidecar sidecar;
+      sidecar.leading["id"] = item.id;
+      sidecar.leading["manifest_line"] = item.line;
+      sidecar.video = video.filename().string();
+      sidecar.prompt = item.prompt;
+      sidecar.positive_suffix = item.positive_suffix.value_or(text_->options().positive_suffix);
+      sidecar.negative_prompt = item.negative_prompt.value_or(text_->options().negative_prompt);
+      sidecar.seed = item.seed;
+      sidecar.noise = "philox4x32-10 box-muller (seed)";
+      sidecar.frames = rgb.dim(0);
+      sidecar.height = rgb.dim(1);
+      sidecar.width = rgb.dim(2);
+      sidecar.fps = item.fps;
+      sidecar.steps = item.steps;
+      sidecar.cfg_scale = item.cfg_scale;
+      sidecar.time_shift = item.time_shift;
+      sidecar.latent_shape = one;
+      sidecar.layout = groups_.layout.str();
+      sidecar.world_size = groups_.world_size;
+      if (!batch.state.empty()) sidecar.details["continued_from_step"] = batch.first_step;
+      sidecar.details["replica"] = replica_;
+      sidecar.details["replica_leader_rank"] = groups_.world_rank;
+      sidecar.details["batch"] = {{"index", batch.index}, {"size", n}};
+      sidecar.model = model_identity_;
+      sidecar.timings = timings;
+      const nlohmann::ordered_json meta = sidecar_json(sidecar);
       write_json_atomic(sidecar_path(video), meta);
       const double seconds = timings["text_encode_s"].get<double>() + timings["denoise_s"].get<double>() +
                              decode_s + timings["write_s"].get<double>();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/elapsed.h"
 #include "core/log.h"
 #include "io/video_frames.h"
 
@@ -48,7 +49,7 @@ Tensor DecodeStage::run_distributed(const Tensor& latents, Communicator& group) 
       const Tensor part = z.slice(1, c * latent_len, std::min(t, (c + 1) * latent_len)).contiguous();
       const Tensor decoded = vae_.decode_unmixed(part, options_).contiguous();
       SV_CHECK(decoded.dim(1) == n, "chunk {} decoded to {} frames, expected {}", c, decoded.dim(1), n);
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double s = seconds_since(start);
       // Chunks owned by this rank: c, c + ranks, ...; the remaining ones take about as long.
       const int64_t left = (chunks - 1 - c) / ranks;
       log_info("decoded chunk {}/{} ({} frames) in {:.1f} s, ETA {:.1f} s", c + 1, chunks, n, s,

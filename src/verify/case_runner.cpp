@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/elapsed.h"
 #include "core/error.h"
 
 namespace sv::verify {
@@ -75,8 +76,7 @@ CaseReport run_case(const FixtureCase& fixture, const VerifyOptions& options) {
     const auto start = std::chrono::steady_clock::now();
     ReportBuilder builder(fixture, report);
     r.run(fixture, options, builder);
-    report.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.seconds = seconds_since(start);
     return report;
   }
   throw NotSupported(fmt::format("{}: fixture kind '{}' is not supported yet (supported: {})",
