@@ -34,14 +34,6 @@ ConvLayer::ConvLayer(const Scope& scope, int64_t in, int64_t out, std::array<int
   SV_CHECK(!conv2d || kernel[0] == 1, "a Conv2d has no time kernel");
 }
 
-ConvLayer::ConvLayer(Parameter* weight, Parameter* bias, std::array<int64_t, 3> kernel, bool conv2d,
-                     const cpu::Conv3dParams& params)
-    : weight_(weight), bias_(bias), kernel_(kernel), conv2d_(conv2d), params_(params) {}
-
-ConvLayer ConvLayer::with_params(const cpu::Conv3dParams& params) const {
-  return ConvLayer(weight_, bias_, kernel_, conv2d_, params);
-}
-
 ConvLayer::ConvLayer(ConvLayer&&) noexcept = default;
 ConvLayer::~ConvLayer() = default;
 

@@ -34,16 +34,12 @@ class ConvLayer {
             const cpu::Conv3dParams& params);
   ConvLayer(ConvLayer&&) noexcept;
   ~ConvLayer();
-  // The same parameters with other stride/padding.
-  ConvLayer with_params(const cpu::Conv3dParams& params) const;
   Tensor forward(const Tensor& x) const;
   std::array<int64_t, 3> kernel() const { return kernel_; }
   const Parameter& weight() const { return *weight_; }
   const Parameter& bias() const { return *bias_; }
 
  private:
-  ConvLayer(Parameter* weight, Parameter* bias, std::array<int64_t, 3> kernel, bool conv2d,
-            const cpu::Conv3dParams& params);
   Parameter* weight_;
   Parameter* bias_;
   std::array<int64_t, 3> kernel_;
