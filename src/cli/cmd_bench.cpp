@@ -243,12 +243,9 @@ int bench_vae(const Args& args) {
       "whole-chunk", po::bool_switch(), "decode each level over the whole chunk instead of frame by frame")(
       "trace-memory", po::bool_switch(),
       "log resident memory after every decoder module that raised the peak (where the memory goes)")(
-      "tile", po::value(&options.tiling.tile)->default_value(0),
-      "decode in spatial tiles of this many latent positions (0: untiled, exact)")(
-      "tile-overlap", po::value(&options.tiling.overlap)->default_value(options.tiling.overlap),
-      "latent positions shared by neighbouring tiles")(
       "compare-untiled", po::bool_switch(),
-      "with --tile: also decode untiled (after the timed tiled run) and report the tiled error");
+      "with --vae-tile: also decode untiled (after the timed tiled run) and report the tiled error");
+  add_vae_tiling_options(opts, options.tiling);
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   for (auto [v, name] : {std::pair{latent_frames, "latent-frames"}, {height, "height"}, {width, "width"}}) {

@@ -61,9 +61,12 @@ int cmd_generate(const Args& args, const Context& context) {
       "offload", po::bool_switch(),
       "low memory: keep the DiT's bf16 weights mapped (widened per layer) and release it before "
       "the VAE loads");
+  VaeDecodeOptions vae_decode;
+  add_vae_tiling_options(opts, vae_decode.tiling);
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
+  vae_decode.tiling.validate();
   const SamplingPreset& preset = find_sampling_preset(preset_name);
   if (vm.count("negative-prompt")) negative = vm["negative-prompt"].as<std::string>();
   if (vm.count("positive-suffix")) suffix = vm["positive-suffix"].as<std::string>();
@@ -159,7 +162,7 @@ int cmd_generate(const Args& args, const Context& context) {
   const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
   log_info("decoding {} latent frames to {} video frames on {} rank(s)", latent_shape[1],
            frames_used, groups.replica->size());
-  const Tensor rgb = DecodeStage(*vae).run_distributed(denoised, *groups.replica);
+  const Tensor rgb = DecodeStage(*vae, vae_decode).run_distributed(denoised, *groups.replica);
   timings["vae_decode_s"] = seconds_since(t0);
   if (!writer) return kExitOk;  // the replica's leader writes the files
   t0 = std::chrono::steady_clock::now();
@@ -186,6 +189,7 @@ int cmd_generate(const Args& args, const Context& context) {
   sidecar.world_size = groups.world_size;
   sidecar.details["preset"] = preset.name;
   sidecar.details["requested"] = {{"frames", frames}, {"height", height}, {"width", width}};
+  if (vae_decode.tiling.enabled()) sidecar.details["vae_tiling"] = tiling_json(vae_decode.tiling);
   sidecar.model = {{"directory", fs::absolute(model).string()}, {"files", model_identity(model)}};
   sidecar.timings = timings;
   const nlohmann::ordered_json meta = sidecar_json(sidecar);

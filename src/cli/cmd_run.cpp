@@ -110,9 +110,12 @@ int cmd_run(const Args& args, const Context& context) {
       "K/N: only manifest lines with (line-1) % N == K (job arrays; one output tree)")(
       "offload", po::bool_switch(), "low memory: keep the DiT's bf16 weights mapped, widen per layer")(
       "dry-run", po::bool_switch(), "validate the manifest and print the plan; load no model, write nothing");
+  jobs::WorkerOptions wopts;
+  add_vae_tiling_options(opts, wopts.vae_decode.tiling);
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
+  wopts.vae_decode.tiling.validate();
   const SamplingPreset& preset = find_sampling_preset(preset_name);
   defaults.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
   defaults.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
@@ -163,7 +166,6 @@ int cmd_run(const Args& args, const Context& context) {
     }
   }
 
-  jobs::WorkerOptions wopts;
   wopts.model_dir = model;
   wopts.out_dir = out;
   wopts.codec = codec;

@@ -50,12 +50,8 @@ int cmd_decode(const Args& args, const Context&) {
   opts.add_options()("model", po::value(&model)->required(), "model directory")(
       "latents", po::value(&latents_file)->required(), "latents (.safetensors or .h5; tensor 'latents')")(
       "out", po::value(&out)->required(), "output video (.mp4 or .mkv)")(
-      "fps", po::value(&fps)->default_value(fps), "frames per second")(
-      "tile", po::value(&options.tiling.tile)->default_value(0),
-      "decode in spatial tiles of this many latent positions (0: off, the exact default); "
-      "approximate, for frames too large to decode whole")(
-      "tile-overlap", po::value(&options.tiling.overlap)->default_value(options.tiling.overlap),
-      "latent positions shared by neighbouring tiles (blended linearly)");
+      "fps", po::value(&fps)->default_value(fps), "frames per second");
+  add_vae_tiling_options(opts, options.tiling);
   if (parse_options(args, opts).help) return kExitOk;
   options.tiling.validate();
   SV_CHECK_AS(InputError, fs::path(out).extension() == ".mp4" || fs::path(out).extension() == ".mkv",

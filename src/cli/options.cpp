@@ -38,4 +38,15 @@ ParsedOptions parse_options(const Args& args, po::options_description& visible,
   return parsed;
 }
 
+void add_vae_tiling_options(boost::program_options::options_description& opts,
+                            vae::SpatialTiling& tiling) {
+  namespace po = boost::program_options;
+  opts.add_options()(
+      "vae-tile", po::value(&tiling.tile)->default_value(tiling.tile),
+      "decode the video in spatial tiles of this many latent positions, blended (0: off, the "
+      "exact default; tiling is approximate, for frames too large to decode whole)")(
+      "vae-tile-overlap", po::value(&tiling.overlap)->default_value(tiling.overlap),
+      "latent positions shared by neighbouring tiles");
+}
+
 }  // namespace sv::cli

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "cli/commands.h"
+#include "models/vae/vae_spatial_tiles.h"
 
 namespace sv::cli {
 
@@ -19,5 +20,11 @@ struct ParsedOptions {
 ParsedOptions parse_options(const Args& args, boost::program_options::options_description& visible,
                             const boost::program_options::options_description& hidden = {},
                             const boost::program_options::positional_options_description& positional = {});
+
+// --vae-tile N and --vae-tile-overlap M (the optional, approximate spatial
+// tiling of the VAE decode; off by default) bound to `tiling`. Call
+// tiling.validate() after parsing.
+void add_vae_tiling_options(boost::program_options::options_description& opts,
+                            vae::SpatialTiling& tiling);
 
 }  // namespace sv::cli

@@ -306,7 +306,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       fail(client, item, "decode: " + *error);
       continue;
     }
-    const Tensor rgb = DecodeStage(*vae_).run_distributed(z, *groups_.replica);
+    const Tensor rgb = DecodeStage(*vae_, options_.vae_decode).run_distributed(z, *groups_.replica);
     const double decode_s = seconds_since(t_item);
     if (!leader_) continue;
     const auto t_write = Clock::now();
@@ -344,6 +344,9 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       sidecar.details["replica"] = replica_;
       sidecar.details["replica_leader_rank"] = groups_.world_rank;
       sidecar.details["batch"] = {{"index", batch.index}, {"size", n}};
+      if (options_.vae_decode.tiling.enabled()) {
+        sidecar.details["vae_tiling"] = tiling_json(options_.vae_decode.tiling);
+      }
       sidecar.model = model_identity_;
       sidecar.timings = timings;
       const nlohmann::ordered_json meta = sidecar_json(sidecar);

@@ -33,6 +33,7 @@ struct WorkerOptions {
   // the same computation on this replica (no limit before the first).
   double item_timeout = 0.0;
   bool offload = false;
+  VaeDecodeOptions vae_decode;  // spatial tiling (off by default)
 };
 
 class ReplicaWorker {

@@ -45,4 +45,8 @@ nlohmann::ordered_json sidecar_json(const VideoSidecar& s) {
   return meta;
 }
 
+nlohmann::ordered_json tiling_json(const vae::SpatialTiling& tiling) {
+  return {{"tile", tiling.tile}, {"overlap", tiling.overlap}, {"exact", false}};
+}
+
 }  // namespace sv

@@ -11,6 +11,7 @@
 
 #include "core/shape.h"
 #include "io/video_writer.h"
+#include "models/vae/vae_spatial_tiles.h"
 
 namespace sv {
 
@@ -40,5 +41,8 @@ struct VideoSidecar {
   nlohmann::ordered_json timings;  // seconds per stage
 };
 nlohmann::ordered_json sidecar_json(const VideoSidecar& sidecar);
+// {"tile": N, "overlap": M, "exact": false}: recorded in a sidecar when the
+// video was decoded in tiles.
+nlohmann::ordered_json tiling_json(const vae::SpatialTiling& tiling);
 
 }  // namespace sv

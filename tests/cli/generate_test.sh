@@ -45,17 +45,21 @@ ffmpeg -v error -i "$work/v6.mkv" -f framemd5 "$work/v6.md5"
 diff <(grep -v '^#' "$work/d1.md5") <(grep -v '^#' "$work/v6.md5") >/dev/null || fail "decode differs from generate"
 # Spatial tiling (approximate): a full-size video from 2 tiles of 4 x 4 latents; an
 # overlap that does not fit the tile is a configuration error (exit 3) and writes nothing.
-"$sv" decode --model "$model" --latents "$work/v1.safetensors" --tile 4 --tile-overlap 2 \
+"$sv" decode --model "$model" --latents "$work/v1.safetensors" --vae-tile 4 --vae-tile-overlap 2 \
   --out "$work/d1t.mkv" 2>"$work/log_tile"
 probe=$(ffprobe -v error -count_frames -select_streams v:0 \
         -show_entries stream=nb_read_frames,width,height -of csv=p=0 "$work/d1t.mkv")
 [[ "$probe" == "96,64,17" ]] || fail "tiled decode: ffprobe says '$probe', expected 96,64,17"
 rc=0
-"$sv" decode --model "$model" --latents "$work/v1.safetensors" --tile 4 --tile-overlap 3 \
+"$sv" decode --model "$model" --latents "$work/v1.safetensors" --vae-tile 4 --vae-tile-overlap 3 \
   --out "$work/d2t.mkv" 2>"$work/err" || rc=$?
 [[ $rc -eq 3 && ! -e "$work/d2t.mkv" ]] || fail "bad tile overlap: exit $rc, $(cat "$work/err")"
 grep -q "overlap (3) must be positive and at most half the tile (4)" "$work/err" \
   || fail "unclear tiling error: $(cat "$work/err")"
+# generate records a tiled decode in the sidecar (the video is not the exact decode).
+"$sv" generate "${args[@]}" --vae-tile 4 --vae-tile-overlap 2 --out "$work/v7.mkv" 2>/dev/null
+grep -qF '"vae_tiling"' "$work/v7.json" || fail "the sidecar of a tiled decode does not say so"
+! grep -qF '"vae_tiling"' "$work/v6.json" || fail "an untiled decode's sidecar mentions tiling"
 "$sv" encode --model "$model" --video "$work/v1.mp4" --out "$work/e1.h5" 2>/dev/null
 [[ -f "$work/e1.h5" ]] || fail "encode wrote nothing"
 if "$sv" encode --model "$model" --video "$work/v1.json" --out "$work/e2.h5" 2>"$work/err"; then
