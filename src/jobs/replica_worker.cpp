@@ -330,13 +330,9 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       sidecar.negative_prompt = item.negative_prompt.value_or(text_->options().negative_prompt);
       sidecar.seed = item.seed;
       sidecar.noise = "philox4x32-10 box-muller (seed)";
-      sidecar.frames = rgb.dim(0);
-      sidecar.height = rgb.dim(1);
-      sidecar.width = rgb.dim(2);
+      sidecar.frames = rgb.shape();
       sidecar.fps = item.fps;
-      sidecar.steps = item.steps;
-      sidecar.cfg_scale = item.cfg_scale;
-      sidecar.time_shift = item.time_shift;
+      sidecar.sampling = denoise;  // the batch's, which is every item's (same computation)
       sidecar.latent_shape = one;
       sidecar.layout = groups_.layout.str();
       sidecar.world_size = groups_.world_size;
@@ -344,9 +340,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       sidecar.details["replica"] = replica_;
       sidecar.details["replica_leader_rank"] = groups_.world_rank;
       sidecar.details["batch"] = {{"index", batch.index}, {"size", n}};
-      if (options_.vae_decode.tiling.enabled()) {
-        sidecar.details["vae_tiling"] = tiling_json(options_.vae_decode.tiling);
-      }
+      sidecar.tiling = options_.vae_decode.tiling;
       sidecar.model = model_identity_;
       sidecar.timings = timings;
       const nlohmann::ordered_json meta = sidecar_json(sidecar);

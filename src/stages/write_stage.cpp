@@ -1,5 +1,6 @@
 #include "stages/write_stage.h"
 
+#include "core/error.h"
 #include "core/version.h"
 #include "io/durable_file.h"
 
@@ -21,6 +22,8 @@ void write_json_atomic(const fs::path& path, const nlohmann::ordered_json& json)
 }
 
 nlohmann::ordered_json sidecar_json(const VideoSidecar& s) {
+  SV_CHECK(s.frames.rank() == 4, "sidecar of {}: frames must be [frames, height, width, 3], got {}",
+           s.video, s.frames.str());
   nlohmann::ordered_json meta = s.leading;
   meta["video"] = s.video;
   meta["prompt"] = s.prompt;
@@ -28,25 +31,24 @@ nlohmann::ordered_json sidecar_json(const VideoSidecar& s) {
   meta["negative_prompt"] = s.negative_prompt;
   meta["seed"] = s.seed;
   meta["noise"] = s.noise;
-  meta["frames"] = s.frames;
-  meta["height"] = s.height;
-  meta["width"] = s.width;
+  meta["frames"] = s.frames[0];
+  meta["height"] = s.frames[1];
+  meta["width"] = s.frames[2];
   meta["fps"] = s.fps;
-  meta["steps"] = s.steps;
-  meta["cfg_scale"] = s.cfg_scale;
-  meta["time_shift"] = s.time_shift;
+  meta["steps"] = s.sampling.steps;
+  meta["cfg_scale"] = s.sampling.cfg_scale;
+  meta["time_shift"] = s.sampling.time_shift;
   meta["latent_shape"] = s.latent_shape.dims();
   meta["layout"] = s.layout;
   meta["world_size"] = s.world_size;
   for (const auto& [key, value] : s.details.items()) meta[key] = value;
+  if (s.tiling.enabled()) {
+    meta["vae_tiling"] = {{"tile", s.tiling.tile}, {"overlap", s.tiling.overlap}, {"exact", false}};
+  }
   meta["stepvideo_version"] = std::string(version()) + " (" + git_describe() + ")";
   meta["model"] = s.model;
   meta["timings"] = s.timings;
   return meta;
-}
-
-nlohmann::ordered_json tiling_json(const vae::SpatialTiling& tiling) {
-  return {{"tile", tiling.tile}, {"overlap", tiling.overlap}, {"exact", false}};
 }
 
 }  // namespace sv

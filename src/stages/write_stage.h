@@ -12,6 +12,7 @@
 #include "core/shape.h"
 #include "io/video_writer.h"
 #include "models/vae/vae_spatial_tiles.h"
+#include "stages/denoise_stage.h"
 
 namespace sv {
 
@@ -30,19 +31,17 @@ struct VideoSidecar {
   std::string prompt, positive_suffix, negative_prompt;
   int64_t seed = 0;
   std::string noise;
-  int64_t frames = 0, height = 0, width = 0, fps = 0;  // as written
-  int64_t steps = 0;
-  float cfg_scale = 0, time_shift = 0;
+  Shape frames;  // of the written video: [frames, height, width, 3]
+  int64_t fps = 0;
+  DenoiseOptions sampling;  // steps, cfg_scale, time_shift
   Shape latent_shape;
   std::string layout;
   int world_size = 1;
   nlohmann::ordered_json details = nlohmann::ordered_json::object();  // caller's own, before the version
+  vae::SpatialTiling tiling;       // written as "vae_tiling" (not exact) when on
   nlohmann::ordered_json model;    // directory / file identities
   nlohmann::ordered_json timings;  // seconds per stage
 };
 nlohmann::ordered_json sidecar_json(const VideoSidecar& sidecar);
-// {"tile": N, "overlap": M, "exact": false}: recorded in a sidecar when the
-// video was decoded in tiles.
-nlohmann::ordered_json tiling_json(const vae::SpatialTiling& tiling);
 
 }  // namespace sv

