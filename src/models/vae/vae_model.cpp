@@ -5,11 +5,17 @@
 #include <optional>
 
 #include "core/log.h"
-
 #include "models/vae/vae_tensor_utils.h"
 #include "ops/op_checks.h"
 
 namespace sv {
+
+namespace {
+
+// Pixels per latent position in height and width (v2: 16x16).
+constexpr int64_t kSpatialScale = 16;
+
+}  // namespace
 
 VaeModel::VaeModel(const VaeConfig& config, VaeParts parts) : config_(config) {
   // state_dict order: the encoder's tensors, then the decoder's.
@@ -47,9 +53,9 @@ Tensor VaeModel::decode_unmixed(const Tensor& latents, const VaeDecodeOptions& o
   int64_t video_frames = 0;
   for (int64_t t0 = 0; t0 < frames; t0 += chunk)
     video_frames += 8 * std::min(chunk, frames - t0) - 7;
-  const int64_t up = 16;
   Tensor video = Tensor::empty(
-      Shape{batch, video_frames, config_.out_channels, latents.dim(3) * up, latents.dim(4) * up},
+      Shape{batch, video_frames, config_.out_channels, latents.dim(3) * kSpatialScale,
+            latents.dim(4) * kSpatialScale},
       DType::F32);
   for (int64_t b = 0; b < batch; ++b) {
     int64_t offset = 0;
@@ -79,7 +85,6 @@ Tensor VaeModel::decode_chunk(const Tensor& z, const VaeDecodeOptions& options,
   const std::vector<vae::TileSpan> rows = vae::tile_spans(z.dim(2), options.tiling);
   const std::vector<vae::TileSpan> cols = vae::tile_spans(z.dim(3), options.tiling);
   if (rows.size() == 1 && cols.size() == 1) return decode_whole(z, trace);
-  constexpr int64_t up = 16;
   std::optional<vae::TileBlender> blender;
   size_t done = 0;
   for (const vae::TileSpan& r : rows) {
@@ -87,10 +92,10 @@ Tensor VaeModel::decode_chunk(const Tensor& z, const VaeDecodeOptions& options,
       const Tensor part = z.slice(2, r.begin, r.end).slice(3, c.begin, c.end).contiguous();
       const Tensor out = decode_whole(part, done == 0 ? trace : vae::TraceFn());
       if (!blender) {
-        blender.emplace(out.dim(1), z.dim(2) * up, z.dim(3) * up, out.dim(4),
-                        options.tiling.overlap * up);
+        blender.emplace(out.dim(1), z.dim(2) * kSpatialScale, z.dim(3) * kSpatialScale,
+                        out.dim(4), options.tiling.overlap * kSpatialScale);
       }
-      blender->add(out, r.begin * up, c.begin * up);
+      blender->add(out, r.begin * kSpatialScale, c.begin * kSpatialScale);
       log_debug("VAE decode: tile {}/{} done", ++done, rows.size() * cols.size());
     }
   }
@@ -129,7 +134,7 @@ Tensor VaeModel::encode_parameters(const Tensor& video, const vae::TraceFn& trac
               "VAE encode: video must be [batch, frames, {}, height, width], got {}",
               config_.in_channels, video.describe());
   const int64_t batch = video.dim(0), frames = video.dim(1), h = video.dim(3), w = video.dim(4);
-  SV_CHECK_AS(InputError, h % 16 == 0 && w % 16 == 0 && h > 0 && w > 0,
+  SV_CHECK_AS(InputError, h % kSpatialScale == 0 && w % kSpatialScale == 0 && h > 0 && w > 0,
               "VAE encode: height and width must be multiples of 16, got {}x{}", h, w);
   const int64_t chunk = config_.frame_len;
   int64_t latent_frames = 0;
@@ -143,7 +148,8 @@ Tensor VaeModel::encode_parameters(const Tensor& video, const vae::TraceFn& trac
     latent_frames += l;
   }
   const int64_t channels = config_.encoder.double_z ? 2 * config_.z_channels : config_.z_channels;
-  Tensor out = Tensor::empty(Shape{batch, latent_frames, channels, h / 16, w / 16}, DType::F32);
+  Tensor out = Tensor::empty(
+      Shape{batch, latent_frames, channels, h / kSpatialScale, w / kSpatialScale}, DType::F32);
   for (int64_t b = 0; b < batch; ++b) {
     int64_t offset = 0;
     for (int64_t t0 = 0; t0 < frames; t0 += chunk) {
