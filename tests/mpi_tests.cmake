@@ -2,11 +2,25 @@
 # when CI runs as root. One OpenMP thread per rank: more spin against each other.
 set(MPIRUN ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG})
 set(MPIRUN_FLAGS ${MPIEXEC_PREFLAGS} --oversubscribe --allow-run-as-root)
-set(MPI_TEST_ENV "OMP_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+# Every MPI test runs with the collective guard on: a rank that takes a different
+# sequence of collectives than its peers fails with both descriptions.
+set(MPI_TEST_ENV "OMP_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1;STEPVIDEO_CHECK_COLLECTIVES=1")
 
 add_executable(stepvideo_mpi_tests mpi/test_dit_parallel.cpp)
 target_compile_options(stepvideo_mpi_tests PRIVATE ${STEPVIDEO_WARNINGS})
 target_link_libraries(stepvideo_mpi_tests PRIVATE stepvideo_core GTest::gtest)
+
+# The collective guard (STEPVIDEO_CHECK_COLLECTIVES): matching operations pass, every
+# kind of mismatch fails on every rank with each rank's operation named.
+add_executable(stepvideo_mpi_comm_tests mpi/test_checked_communicator.cpp)
+target_compile_options(stepvideo_mpi_comm_tests PRIVATE ${STEPVIDEO_WARNINGS})
+target_link_libraries(stepvideo_mpi_comm_tests PRIVATE stepvideo_core GTest::gtest)
+foreach(_ranks 2 3)
+  add_test(NAME mpi.checked_communicator.np${_ranks}
+    COMMAND ${MPIRUN} ${_ranks} ${MPIRUN_FLAGS} $<TARGET_FILE:stepvideo_mpi_comm_tests>)
+  set_tests_properties(mpi.checked_communicator.np${_ranks} PROPERTIES LABELS mpi PROCESSORS ${_ranks}
+    TIMEOUT 120 ENVIRONMENT "${MPI_TEST_ENV}")
+endforeach()
 
 # stepvideo_mpi_layout_test(LAYOUT RANKS): DiT forward and denoising under LAYOUT equal 1 rank.
 function(stepvideo_mpi_layout_test layout ranks)

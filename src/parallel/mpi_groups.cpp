@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "parallel/checked_communicator.h"
 
 namespace sv {
 
@@ -46,6 +47,12 @@ ParallelGroups make_parallel_groups(const MpiRuntime& runtime, const Layout& lay
               "MPI_Comm_split for the replica group failed");
   MPI_Comm_set_errhandler(replica, MPI_ERRORS_RETURN);
   g.replica = make_mpi_communicator(replica, "replica");
+  if (collective_checks_requested()) {
+    for (auto* group : {&g.world, &g.tp, &g.sp, &g.pp, &g.cfg, &g.dp, &g.replica}) {
+      *group = make_checked_communicator(std::move(*group));
+    }
+    log_info("{}=1: every collective is checked across its group first", kCheckCollectivesEnv);
+  }
   log_info("parallel layout {} ({} replica(s)): {}", layout.str(), g.dp_size, g.describe());
   return g;
 }

@@ -7,5 +7,5 @@ foreach(_t generate preempt)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm/slurm_${_t}_test.sh $<TARGET_FILE:stepvideo>
       ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/slurm_${_t}_work ${PROJECT_SOURCE_DIR}/slurm)
   set_tests_properties(slurm.${_t} PROPERTIES LABELS slurm RESOURCE_LOCK slurm TIMEOUT 600
-    PROCESSORS 2 FIXTURES_REQUIRED tiny_model ENVIRONMENT "OMP_NUM_THREADS=1")
+    PROCESSORS 2 FIXTURES_REQUIRED tiny_model ENVIRONMENT "OMP_NUM_THREADS=1;STEPVIDEO_CHECK_COLLECTIVES=1")
 endforeach()
