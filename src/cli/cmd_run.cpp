@@ -29,7 +29,7 @@
 #include "jobs/run_files.h"
 #include "jobs/run_lock.h"
 #include "jobs/run_setup.h"
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 #include "jobs/summary.h"
 #include "models/dit/dit_config.h"
 #include "models/model_directory.h"

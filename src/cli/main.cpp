@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -15,10 +16,25 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/version.h"
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 #include "parallel/mpi_communicator.h"
 
+// The stop signals are blocked before anything else in the process runs:
+// .preinit_array functions of the executable run before the initialisers of
+// every shared library (MPI, oneDNN, libav...), so no thread any of them starts
+// can take a stop signal asynchronously, and a signal that arrives while the
+// process starts up waits (core/stop_signal.h).
+extern "C" {
+static void block_stop_signals_at_start(int, char**, char**) { sv::block_stop_signals(); }
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_block_stop_signals)(
+    int, char**, char**) = &block_stop_signals_at_start;
+}
+
 namespace {
+
+// Commands that stop cleanly on SIGTERM/SIGUSR1/SIGINT (save, exit 75); for
+// the others the signals keep their usual meaning.
+bool handles_stop_signals(std::string_view command) { return command == "run"; }
 
 struct Subcommand {
   std::string_view name;
@@ -67,14 +83,17 @@ int main(int argc, char** argv) {
   const sv::cli::Args args(argv + 2, argv + argc);
   for (const auto& c : kSubcommands) {
     if (c.name != name) continue;
+    // A job can be preempted from its first moment: a signal that arrived
+    // since the process started is taken here.
+    std::optional<sv::StopSignalWatcher> stop_watcher;
+    if (handles_stop_signals(c.name)) {
+      stop_watcher.emplace();
+    } else {
+      sv::unblock_stop_signals();
+    }
     // Under mpirun/srun every rank runs the same subcommand; otherwise MPI
     // stays uninitialised.
     sv::MpiRuntime mpi(&argc, &argv);
-    // A job can be preempted from its first moment. After MPI's start-up, as
-    // it may set up signal handling of its own (installing ours before
-    // MPI_Init coincided with heap corruption in 2 of ~6 Slurm preemption
-    // runs under srun --mpi=pmix; not understood yet).
-    if (c.name == "run") sv::jobs::install_stop_handlers();
     sv::log_set_rank(mpi.world_rank());
     std::string rank_prefix = mpi.world_size() > 1 ? " [rank " + std::to_string(mpi.world_rank()) + "]" : "";
     int code = sv::cli::kExitOk;

@@ -1,33 +1,77 @@
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 
+#include <pthread.h>
 #include <signal.h>
 
-#include <atomic>
+#include <cerrno>
+#include <ctime>
 
-namespace sv::jobs {
+namespace sv {
 
 namespace {
 
-std::atomic<int> g_signal{0};  // written by the handler: lock-free and async-signal-safe
+std::atomic<int> g_signal{0};
 
-extern "C" void on_stop_signal(int sig) {
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaddset(&set, sig);
+  return set;
+}
+
+void record(int sig) {
   int none = 0;
   g_signal.compare_exchange_strong(none, sig);
-  if (sig == SIGINT) ::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends it at once
 }
 
 }  // namespace
 
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaction(sig, &sa, nullptr);
+void block_stop_signals() {
+  const sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void unblock_stop_signals() {
+  const sigset_t set = stop_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+StopSignalWatcher::StopSignalWatcher() {
+  // The watcher must never let a signal through to a handler: it keeps the
+  // mask it inherits and only takes signals synchronously.
+  block_stop_signals();
+  thread_ = std::thread([this] { watch(); });
+}
+
+StopSignalWatcher::~StopSignalWatcher() {
+  quit_ = true;
+  thread_.join();
+}
+
+void StopSignalWatcher::watch() {
+  const sigset_t set = stop_signals();
+  // Wakes every 100 ms to see whether it should end; taking a signal is
+  // immediate.
+  const timespec tick{0, 100'000'000};
+  int interrupts = 0;
+  while (!quit_) {
+    const int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig < 0) continue;  // EAGAIN (tick) or EINTR
+    record(sig);
+    if (sig == SIGINT && ++interrupts == 2) {
+      // Ctrl-C twice: the default action, as if nobody had asked.
+      signal(SIGINT, SIG_DFL);
+      sigset_t only;
+      sigemptyset(&only);
+      sigaddset(&only, SIGINT);
+      pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+      raise(SIGINT);
+    }
+  }
 }
 
 bool stop_requested() { return g_signal.load() != 0; }
 int stop_signal_number() { return g_signal.load(); }
-void request_stop_for_test() { on_stop_signal(SIGUSR1); }
+void request_stop_for_test() { record(SIGUSR1); }
 
-}  // namespace sv::jobs
+}  // namespace sv

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 
 namespace sv::jobs {
 
@@ -25,7 +25,7 @@ void rethrow_fatal(const Coordinator& c) {
 
 std::optional<Batch> LocalClient::next_batch() {
   rethrow_fatal(coordinator_);
-  if (jobs::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
+  if (sv::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
   return coordinator_.next_batch(replica_);
 }
 
@@ -40,7 +40,7 @@ void LocalClient::report(const json& record) {
 
 bool LocalClient::stop_requested() {
   rethrow_fatal(coordinator_);
-  if (jobs::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
+  if (sv::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
   return coordinator_.stopping();
 }
 
@@ -62,7 +62,7 @@ void RemoteClient::report(const json& record) {
 
 bool RemoteClient::stop_requested() {
   if (!stop_seen_ && channel_.poll(kCoordinatorRank, kTagStop)) stop_seen_ = true;
-  return stop_seen_ || jobs::stop_requested();
+  return stop_seen_ || sv::stop_requested();
 }
 
 DispatchServer::DispatchServer(Coordinator& coordinator, MessageChannel& channel, std::set<int> remote_leaders)
@@ -112,7 +112,7 @@ void DispatchServer::handle(const Message& m) {
 void DispatchServer::serve() {
   try {
     while (!remaining_.empty() && !quit_) {
-      if (jobs::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
+      if (sv::stop_requested()) coordinator_.request_stop("signal " + std::to_string(stop_signal_number()));
       if (coordinator_.stopping() && !stop_sent_) {
         for (int leader : busy_) channel_.send(leader, kTagStop, "stop");
         stop_sent_ = true;

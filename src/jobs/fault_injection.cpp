@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 
 namespace sv::jobs {
 

@@ -8,7 +8,7 @@
 #include "core/random.h"
 #include "io/hdf5_tensors.h"
 #include "jobs/planner.h"
-#include "jobs/stop_signal.h"
+#include "core/stop_signal.h"
 #include "models/model_directory.h"
 #include "parallel/agreement.h"
 #include "stages/decode_stage.h"
