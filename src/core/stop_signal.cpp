@@ -37,9 +37,12 @@ void unblock_stop_signals() {
 }
 
 StopSignalWatcher::StopSignalWatcher() {
-  // The watcher must never let a signal through to a handler: it keeps the
-  // mask it inherits and only takes signals synchronously.
   block_stop_signals();
+  // A signal sent to this thread alone before now (pending since the process
+  // started) is out of the watcher thread's reach: take it here.
+  const sigset_t set = stop_signals();
+  const timespec now{0, 0};
+  for (int sig; (sig = sigtimedwait(&set, nullptr, &now)) > 0;) record(sig);
   thread_ = std::thread([this] { watch(); });
 }
 

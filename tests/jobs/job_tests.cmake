@@ -19,5 +19,13 @@ stepvideo_job_test(lock 180)             # about 17 s
 stepvideo_job_test(disk_full 300)        # about 25 s
 stepvideo_job_test(status_retry 180)     # about 10 s
 stepvideo_job_test(preempt_resume 300)   # about 35 s
+
+# Stop signals by the thousand during denoising, and one pending from exec.
+add_executable(stepvideo_exec_with_pending_signal ${JOB_TESTS_DIR}/../helpers/exec_with_pending_signal.cpp)
+target_compile_options(stepvideo_exec_with_pending_signal PRIVATE ${STEPVIDEO_WARNINGS})
+add_test(NAME jobs.signal_storm COMMAND bash ${JOB_TESTS_DIR}/signal_storm_test.sh ${SV} ${TINY_MODEL}
+  ${JOB_TESTS_WORK}/signal_storm $<TARGET_FILE:stepvideo_exec_with_pending_signal>)
+set_tests_properties(jobs.signal_storm PROPERTIES LABELS jobs FIXTURES_REQUIRED tiny_model TIMEOUT 300
+  ENVIRONMENT "OMP_NUM_THREADS=1")
 # disk_full mounts a tmpfs: without root/CAP_SYS_ADMIN it exits 77 and says so.
 set_tests_properties(jobs.disk_full PROPERTIES SKIP_RETURN_CODE 77)

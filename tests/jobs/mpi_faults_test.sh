@@ -9,7 +9,7 @@
 #   slow         one item outlives --item-timeout: it fails "timed out", the run goes on
 #   preempt      SIGUSR1 to mpirun: exit 75 with saved states; the resumed videos equal an
 #                uninterrupted run's frame for frame
-# LAYOUT: dp4 (4 one-rank replicas) or tp2 (2 replicas of 2 ranks; world ranks 1 and 3
+# LAYOUT: dp4 (4 one-rank replicas), tp2 or sp2 (2 replicas of 2 ranks; world ranks 1 and 3
 # are the non-leaders). Batches go to whichever replica asks first, so a fault meant
 # for "the non-leader of the replica that gets item X" names both non-leaders.
 set -euo pipefail
@@ -28,7 +28,8 @@ unset STEPVIDEO_INJECT_FAULTS
 case $layout in
   dp4) layout_args=() nonleaders=("") late=it5 ;;
   tp2) layout_args=(--layout tp=2) nonleaders=(1 3) late=it3 ;;
-  *) fail "layout '$layout' is not dp4 or tp2" ;;
+  sp2) layout_args=(--layout sp=2) nonleaders=(1 3) late=it3 ;;
+  *) fail "layout '$layout' is not dp4, tp2 or sp2" ;;
 esac
 
 ids=(it1 it2 it3 it4 it5 it6)
@@ -235,9 +236,9 @@ case $scenario in
     [[ $(summary_count "$out/summary.json" continued_from_saved_state) -ge 1 ]] ||
       fail "the resumed run continued no saved state"
     # The resumed videos must equal an unbroken run's bit for bit: one process for
-    # one-rank replicas; the same layout for tp=2, whose sums differ from one rank's by
-    # float reordering (a few 8-bit values off by one).
-    [[ $layout == tp2 ]] || launch=()
+    # one-rank replicas; the same layout for tp=2 and sp=2, whose sums differ from one
+    # rank's by float reordering (a few 8-bit values off by one).
+    [[ $layout == tp2 || $layout == sp2 ]] || launch=()
     job reference "" "${base_args[@]}" --out "$work/reference"
     expect_rc 0 reference
     for id in "${ids[@]}"; do same_frames "$work/reference/$id.mkv" "$out/$id.mkv"; done
