@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "stages/text_encode_stage.h"
 
 namespace sv::cli {
@@ -42,7 +42,7 @@ int cmd_encode_text(const Args& args, const Context&) {
       "appended to the prompt (default: upstream's positive magic string)")(
       "negative-prompt", po::value<std::string>(),
       "the negative prompt (default: upstream's negative magic string)")(
-      "out", po::value<std::string>(), "write the embeddings to this .safetensors file")(
+      "out", po::value<std::string>(), "write the embeddings to this file (.safetensors, or .h5 for HDF5)")(
       "tokens-only", po::bool_switch(), "only tokenize (no model weights are read)");
   const ParsedOptions parsed = parse_options(args, visible);
   if (parsed.help) return kExitOk;
@@ -50,6 +50,8 @@ int cmd_encode_text(const Args& args, const Context&) {
   if (!vm.count("model")) throw po::error("missing --model DIR");
   if (!vm.count("prompt")) throw po::error("missing --prompt TEXT");
   const std::filesystem::path model = vm["model"].as<std::string>();
+  // Refused before any model is read: the format is the one the name asks for.
+  if (vm.count("out")) as_usage_error([&] { return io::tensor_file_format(vm["out"].as<std::string>()); });
 
   TextEncodeOptions options;
   if (vm.count("positive-suffix")) options.positive_suffix = vm["positive-suffix"].as<std::string>();
@@ -82,11 +84,11 @@ int cmd_encode_text(const Args& args, const Context&) {
              c.clip_embedding.describe());
   if (vm.count("out")) {
     const std::string out = vm["out"].as<std::string>();
-    io::write_safetensors(out, {{"y", c.y},
-                                {"y_mask", c.y_mask},
-                                {"clip_embedding", c.clip_embedding},
-                                {"llm_input_ids", c.llm_tokens.input_ids},
-                                {"clip_input_ids", c.clip_tokens.input_ids}});
+    io::write_tensor_file(out, {{"y", c.y},
+                               {"y_mask", c.y_mask},
+                               {"clip_embedding", c.clip_embedding},
+                               {"llm_input_ids", c.llm_tokens.input_ids},
+                               {"clip_input_ids", c.clip_tokens.input_ids}});
     fmt::print("wrote {}\n", out);
   }
   std::fflush(stdout);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -17,13 +18,14 @@
 #include "core/elapsed.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "io/hdf5_tensors.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "io/video_writer.h"
 #include "models/model_directory.h"
 #include "parallel/mpi_groups.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
+#include "stages/generation_request.h"
+#include "stages/step_progress.h"
 #include "stages/text_encode_stage.h"
 #include "stages/write_stage.h"
 
@@ -63,6 +65,11 @@ int cmd_generate(const Args& args, const Context& context) {
       "the VAE loads");
   VaeDecodeOptions vae_decode;
   add_vae_tiling_options(opts, vae_decode.tiling);
+  double progress_interval = 10.0;
+  opts.add_options()("overwrite", po::bool_switch(),
+                     "replace an existing output video, its sidecar .json and the --save-latents file")(
+      "progress-interval", po::value(&progress_interval)->default_value(progress_interval),
+      "seconds between denoising progress lines (0: every step)");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
@@ -74,30 +81,48 @@ int cmd_generate(const Args& args, const Context& context) {
   denoise.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
   denoise.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
   denoise.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
-  for (auto [v, name] : {std::pair{frames, "frames"}, {height, "height"}, {width, "width"},
-                         {denoise.steps, "steps"}, {fps, "fps"}}) {
-    if (v <= 0) throw po::error(std::string("--") + name + " must be positive, got " + std::to_string(v));
+  // The same checks and rounding as every line of a `run` manifest.
+  const SamplingRequest request{.frames = frames, .height = height, .width = width, .steps = denoise.steps,
+                                .cfg_scale = denoise.cfg_scale, .time_shift = denoise.time_shift, .seed = seed,
+                                .fps = fps};
+  validate_request_options(request);
+  if (!std::isfinite(progress_interval) || progress_interval < 0) {
+    throw po::error("--progress-interval must be a finite number of seconds, not negative");
   }
-  if (!(denoise.time_shift > 0.0f)) throw po::error("--time-shift must be positive");
-
-  // Upstream's rounding (StepVideoPipeline.check_inputs).
-  const int64_t frames_used = std::max<int64_t>(frames / 17 * 17, 17);
-  const int64_t height_used = std::max<int64_t>(height / 16 * 16, 16);
-  const int64_t width_used = std::max<int64_t>(width / 16 * 16, 16);
-  if (frames_used != frames || height_used != height || width_used != width) {
-    log_info("note: rounded {} frames x {}x{} (h x w) to {} frames x {}x{} (frames: a multiple of 17; "
-             "height, width: multiples of 16)", frames, height, width, frames_used, height_used,
-             width_used);
+  as_usage_error([&] { validate_prompt(prompt, option_name); });
+  const VideoSize size = rounded_size(request);
+  if (size != VideoSize{frames, height, width}) {
+    log_info("note: rounded {} to {} (frames: a multiple of 17; height, width: multiples of 16)",
+             describe_size({frames, height, width}), describe_size(size));
   }
 
   // Check the cheap things before minutes of compute.
   const fs::path out_path = out;
   const fs::path out_dir = out_path.has_parent_path() ? out_path.parent_path() : fs::path(".");
-  SV_CHECK_AS(InputError, out_path.extension() == ".mp4" || out_path.extension() == ".mkv",
-              "{}: output must end in .mp4 (H.264) or .mkv (lossless FFV1)", out);
+  const io::VideoCodec codec = as_usage_error([&] { return codec_for(out_path); });
+  if (!save_latents.empty()) as_usage_error([&] { return io::tensor_file_format(save_latents); });
+  const Layout layout = as_usage_error([&] { return Layout::parse(layout_text); });
+  std::vector<fs::path> outputs{out_path, sidecar_path(out_path)};
+  if (!save_latents.empty()) outputs.emplace_back(save_latents);
+  const bool overwrite = vm["overwrite"].as<bool>();
+  refuse_existing_outputs(outputs, overwrite);
   SV_CHECK_AS(InputError, fs::is_directory(out_dir) && ::access(out_dir.c_str(), W_OK) == 0,
               "{}: output directory {} does not exist or is not writable", out, out_dir.string());
   check_model_directory(model);
+  // Every component is checked before the first denoising step: a broken VAE
+  // file must not cost the whole trajectory.
+  check_vae_files(model);
+  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
+  const Shape latent_shape = video_latent_shape(size, dit_config.in_channels);
+  Tensor latents;
+  if (!init_latents.empty()) {
+    latents = io::read_latents_file(init_latents);
+    SV_CHECK_AS(InputError, latents.shape() == latent_shape, "{}: initial latents are {}, this video needs {}",
+                init_latents, latents.shape().str(), latent_shape.str());
+    SV_CHECK_AS(InputError, all_finite(latents), "{}: the initial latents contain NaN or infinity", init_latents);
+  } else {
+    latents = gaussian_noise(latent_shape, static_cast<uint64_t>(seed));
+  }
   const bool writer = context.mpi.world_rank() == 0;
 
   const auto t_start = std::chrono::steady_clock::now();
@@ -121,52 +146,37 @@ int cmd_generate(const Args& args, const Context& context) {
 
   // 2. Denoise.
   t0 = std::chrono::steady_clock::now();
-  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
-  const ParallelGroups groups = make_parallel_groups(
-      context.mpi, Layout::parse(layout_text), dit_config.num_attention_heads, dit_config.num_layers);
+  const ParallelGroups groups =
+      make_parallel_groups(context.mpi, layout, dit_config.num_attention_heads, dit_config.num_layers);
   const bool offload = parsed.vm["offload"].as<bool>();
   std::unique_ptr<DitModel> dit = load_dit(model, groups, offload);
   timings["load_dit_s"] = seconds_since(t0);
-  const Shape latent_shape{1, frames_used / 17 * 3, dit_config.in_channels, height_used / 16,
-                           width_used / 16};
-  Tensor latents;
-  if (!init_latents.empty()) {
-    latents = io::read_latents_file(init_latents);
-    SV_CHECK_AS(InputError, latents.shape() == latent_shape,
-                "{}: initial latents are {}, this video needs {}", init_latents,
-                latents.shape().str(), latent_shape.str());
-  } else {
-    latents = gaussian_noise(latent_shape, static_cast<uint64_t>(seed));
-  }
   t0 = std::chrono::steady_clock::now();
+  StepProgress progress(progress_interval, "denoise");
   const Tensor denoised = DenoiseStage(*dit).run(
       latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
-        const double elapsed = seconds_since(t0);
-        const double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
-        log_info("denoise step {}/{}  {:.1f} s elapsed  ETA {:.1f} s", step + 1, steps, elapsed, eta);
+        progress.step(step, steps);
         return true;
       });
   timings["denoise_s"] = seconds_since(t0);
+  SV_CHECK_AS(InputError, all_finite(denoised), "denoising produced NaN or infinite latents: no video was written");
   if (offload) dit.reset();
   if (writer && !save_latents.empty()) {
-    const fs::path p = save_latents;
-    if (p.extension() == ".h5" || p.extension() == ".hdf5") {
-      io::write_hdf5(p, {{"latents", denoised}});
-    } else {
-      io::write_safetensors(p, {{"latents", denoised}});
-    }
+    refuse_existing_outputs({save_latents}, overwrite);
+    io::write_tensor_file(save_latents, {{"latents", denoised}});
   }
 
   // 3. Decode (latent chunks spread over the replica's ranks) and write.
   t0 = std::chrono::steady_clock::now();
   const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
-  log_info("decoding {} latent frames to {} video frames on {} rank(s)", latent_shape[1],
-           frames_used, groups.replica->size());
+  log_info("decoding {} latent frames to {} video frames on {} rank(s)", latent_shape[1], size.frames,
+           groups.replica->size());
   const Tensor rgb = DecodeStage(*vae, vae_decode).run_distributed(denoised, *groups.replica);
   timings["vae_decode_s"] = seconds_since(t0);
   if (!writer) return kExitOk;  // the replica's leader writes the files
   t0 = std::chrono::steady_clock::now();
-  io::write_video(out_path, rgb, {.fps = static_cast<int>(fps), .codec = codec_for(out_path)});
+  refuse_existing_outputs({out_path, sidecar_path(out_path)}, overwrite);  // nothing appeared meanwhile
+  io::write_video(out_path, rgb, {.fps = static_cast<int>(fps), .codec = codec});
   timings["write_s"] = seconds_since(t0);
   timings["total_s"] = seconds_since(t_start);
 
@@ -190,8 +200,9 @@ int cmd_generate(const Args& args, const Context& context) {
   sidecar.timings = timings;
   const nlohmann::ordered_json meta = sidecar_json(sidecar);
   write_json_atomic(sidecar_path(out_path), meta);
-  log_info("wrote {} ({} frames, {}x{}) and {} in {:.1f} s", out_path.string(), rgb.dim(0),
-           rgb.dim(2), rgb.dim(1), sidecar_path(out_path).string(), seconds_since(t_start));
+  log_info("wrote {} ({}) and {} in {:.1f} s", out_path.string(),
+           describe_size({rgb.dim(0), rgb.dim(1), rgb.dim(2)}), sidecar_path(out_path).string(),
+           seconds_since(t_start));
   std::cout << out_path.string() << std::endl;
   return kExitOk;
 }

@@ -53,7 +53,8 @@ int cmd_init_model(const Args& args, const Context&) {
                         "which model to write")(
       "out", po::value<std::string>(), "the directory to create")(
       "seed", po::value<int64_t>()->default_value(0), "seed of the random weights")(
-      "force", po::bool_switch(), "replace DIR if it exists and is not empty");
+      "force", po::bool_switch(),
+      "replace DIR if it is a model directory init-model wrote (it keeps stepvideo-init-model.json) and holds nothing else");
   const ParsedOptions parsed = parse_options(args, visible);
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;

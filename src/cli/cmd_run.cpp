@@ -2,9 +2,11 @@
 // rank of the job (DESIGN.md section 6). World rank 0 runs the coordinator
 // (plan, journal, progress; a thread beside its own worker); every replica
 // pulls batches from it. Resumable, preemptible, one live run per --out.
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -29,12 +31,14 @@
 #include "jobs/run_files.h"
 #include "jobs/run_lock.h"
 #include "jobs/run_setup.h"
+#include "jobs/run_status.h"
 #include "core/stop_signal.h"
 #include "jobs/summary.h"
 #include "models/dit/dit_config.h"
 #include "models/model_directory.h"
 #include "parallel/agreement.h"
 #include "parallel/mpi_groups.h"
+#include "stages/generation_request.h"
 #include "stages/write_stage.h"
 
 namespace sv::cli {
@@ -70,6 +74,24 @@ int dry_run(const fs::path& manifest_path, const jobs::ItemDefaults& defaults, c
                            plan.size(), batch_size);
   for (const auto& [shape, n] : shapes) std::cout << fmt::format("  {:>6} x {}\n", n, shape);
   return bad > 0 ? kExitItemsFailed : kExitOk;
+}
+
+void record_failed_stop(jobs::Journal& journal, const std::string& reason, int code) {
+  try {
+    journal.append(json{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", "failed"}, {"reason", reason},
+                        {"exit_code", code}});
+  } catch (const std::exception&) {
+    // The journal itself may be what failed; the error still reaches the user.
+  }
+}
+
+std::string signal_description(int sig) {
+  switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGINT: return "SIGINT";
+  }
+  return "signal " + std::to_string(sig);
 }
 
 }  // namespace
@@ -109,7 +131,14 @@ int cmd_run(const Args& args, const Context& context) {
       "shard", po::value(&shard_text)->default_value(shard_text),
       "K/N: only manifest lines with (line-1) % N == K (job arrays; one output tree)")(
       "offload", po::bool_switch(), "low memory: keep the DiT's bf16 weights mapped, widen per layer")(
-      "dry-run", po::bool_switch(), "validate the manifest and print the plan; load no model, write nothing");
+      "allow-foreign-files", po::bool_switch(),
+      "start a run in a directory that holds other files (never replaced: an item whose file name is taken fails)")(
+      "new-run", po::bool_switch(),
+      "start a new run where one made with other options was: its journal is kept aside, its items made again")(
+      "verify-outputs", po::bool_switch(), "on resume, check finished items' files by SHA-256, not only by size")(
+      "dry-run", po::bool_switch(), "validate the manifest and print the plan; load no model, write nothing")(
+      "progress-interval", po::value<double>()->default_value(10.0),
+      "seconds between denoising progress lines of a batch on its replica's leader (0: every step)");
   jobs::WorkerOptions wopts;
   add_vae_tiling_options(opts, wopts.vae_decode.tiling);
   const ParsedOptions parsed = parse_options(args, opts);
@@ -120,22 +149,28 @@ int cmd_run(const Args& args, const Context& context) {
   defaults.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
   defaults.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
   defaults.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
-  for (auto [v, name] : {std::pair{defaults.frames, "frames"}, {defaults.height, "height"}, {defaults.width, "width"},
-                         {defaults.steps, "steps"}, {defaults.fps, "fps"}, {batch_size, "batch-size"}}) {
-    if (v <= 0) throw po::error(std::string("--") + name + " must be positive, got " + std::to_string(v));
+  validate_request_options(SamplingRequest{.frames = defaults.frames, .height = defaults.height, .width = defaults.width,
+                                   .steps = defaults.steps, .cfg_scale = defaults.cfg_scale,
+                                   .time_shift = defaults.time_shift, .seed = defaults.seed, .fps = defaults.fps});
+  if (batch_size < 1 || batch_size > RequestLimits::kMaxBatch) {
+    throw po::error(fmt::format("--batch-size must be between 1 and {}, got {}", RequestLimits::kMaxBatch, batch_size));
   }
-  if (defaults.seed < 0) throw po::error("--seed must not be negative");
-  if (!(defaults.time_shift > 0.0f)) throw po::error("--time-shift must be positive");
-  if (item_timeout < 0) throw po::error("--item-timeout must not be negative");
+  if (const double p = vm["progress-interval"].as<double>(); !std::isfinite(p) || p < 0) {
+    throw po::error("--progress-interval must be a finite number of seconds, not negative");
+  }
+  if (!std::isfinite(item_timeout) || item_timeout < 0) {
+    throw po::error("--item-timeout must be a finite number of seconds, not negative");
+  }
   if (codec_name != "h264" && codec_name != "ffv1") throw po::error("--codec must be h264 or ffv1");
   const io::VideoCodec codec = codec_name == "ffv1" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
-  const jobs::Shard shard = jobs::Shard::parse(shard_text);
+  const jobs::Shard shard = as_usage_error([&] { return jobs::Shard::parse(shard_text); });
+  const Layout layout = as_usage_error([&] { return Layout::parse(layout_text); });
   if (vm["dry-run"].as<bool>()) return dry_run(manifest, defaults, shard, batch_size);
   check_model_directory(model);
 
   const MpiRuntime& mpi = context.mpi;
   const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
-  const ParallelGroups groups = make_parallel_groups(mpi, Layout::parse(layout_text), dit_config.num_attention_heads,
+  const ParallelGroups groups = make_parallel_groups(mpi, layout, dit_config.num_attention_heads,
                                                      dit_config.num_layers);
   const jobs::FaultInjector faults(groups.world_rank);
   std::unique_ptr<MessageChannel> channel;
@@ -147,11 +182,21 @@ int cmd_run(const Args& args, const Context& context) {
   std::optional<jobs::RunSetup> side;
   std::unique_ptr<jobs::DispatchServer> server;
   int has_work = 0;
+  std::string identity_text;
   if (coordinator_rank) {
-    side = jobs::open_run(out, shard, manifest, defaults, batch_size, vm["retry-failed"].as<bool>(), codec,
-                          groups.layout.str());
+    side = jobs::open_run(jobs::RunRequest{.out = out, .manifest = manifest, .model = model, .shard = shard,
+                                           .defaults = defaults, .batch_size = batch_size,
+                                           .retry_failed = vm["retry-failed"].as<bool>(), .codec = codec,
+                                           .layout = groups.layout.str(),
+                                           .allow_foreign_files = vm["allow-foreign-files"].as<bool>(),
+                                           .new_run = vm["new-run"].as<bool>(),
+                                           .verify_outputs = vm["verify-outputs"].as<bool>()});
     has_work = side->coordinator->has_work() ? 1 : 0;
+    identity_text = json(side->identity).dump();
   }
+  // Every replica leader names its files after this run and tells its own from others'.
+  identity_text = broadcast_string(*groups.world, std::move(identity_text), 0);
+  wopts.identity = json::parse(identity_text).get<jobs::RunIdentity>();
   // Nothing left to do (a finished run started again): no model is loaded.
   if (groups.world_size > 1) groups.world->broadcast_bytes(&has_work, sizeof has_work, 0);
   if (coordinator_rank && has_work) {
@@ -172,15 +217,25 @@ int cmd_run(const Args& args, const Context& context) {
   wopts.save_latents = vm["save-latents"].as<bool>();
   wopts.item_timeout = item_timeout;
   wopts.offload = vm["offload"].as<bool>();
+  wopts.progress_interval = vm["progress-interval"].as<double>();
   if (has_work) {
-    jobs::ReplicaWorker worker(wopts, groups, faults, [&mpi](int code) { mpi.abort(code); });
-    std::unique_ptr<jobs::CoordinatorClient> client;
-    if (coordinator_rank) {
-      client = std::make_unique<jobs::LocalClient>(*side->coordinator, groups.coords.dp);
-    } else if (leader) {
-      client = std::make_unique<jobs::RemoteClient>(*channel, groups.coords.dp);
+    // An error that ends the run is recorded, so `status` can say why it stopped.
+    try {
+      jobs::ReplicaWorker worker(wopts, groups, faults, [&mpi](int code) { mpi.abort(code); });
+      std::unique_ptr<jobs::CoordinatorClient> client;
+      if (coordinator_rank) {
+        client = std::make_unique<jobs::LocalClient>(*side->coordinator, groups.coords.dp);
+      } else if (leader) {
+        client = std::make_unique<jobs::RemoteClient>(*channel, groups.coords.dp);
+      }
+      worker.run(client.get());
+    } catch (const Error& e) {
+      if (coordinator_rank) record_failed_stop(*side->journal, e.what(), exit_code_for(e.kind()));
+      throw;
+    } catch (const std::exception& e) {
+      if (coordinator_rank) record_failed_stop(*side->journal, std::string("internal error: ") + e.what(), kExitInternal);
+      throw;
     }
-    worker.run(client.get());
   }
 
   int code = kExitOk;
@@ -214,7 +269,9 @@ int cmd_run(const Args& args, const Context& context) {
     const auto summary = jobs::build_summary(desc, side->manifest.items, side->manifest.bad_lines, state, stats,
                                              wall, status, code);
     write_json_atomic(side->files.summary(), summary);
-    side->journal->append(json{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", status}, {"exit_code", code}});
+    json stop{{"event", "stop"}, {"time", jobs::utc_now()}, {"status", status}, {"exit_code", code}};
+    if (code == kExitPreempted && stop_signal_number() != 0) stop["reason"] = signal_description(stop_signal_number());
+    side->journal->append(stop);
     std::cout << jobs::format_summary(summary);
     if (code == kExitPreempted) {
       std::cout << "  stopped for preemption: run the same command again to continue (exit " << code << ")\n";
@@ -229,14 +286,21 @@ int cmd_run(const Args& args, const Context& context) {
 int cmd_status(const Args& args, const Context&) {
   std::string out;
   po::options_description opts(
-      "stepvideo status --out DIR\n\n"
+      "stepvideo status --out DIR [--json]\n\n"
       "Progress of the run(s) in an output directory, read from the journal; never\n"
-      "touches a live run");
-  opts.add_options()("out", po::value(&out)->required(), "the run's output directory");
+      "touches a live run. Exit: 0 complete or running, 9 complete with failed items or\n"
+      "bad lines, 75 preempted (run again to continue), 1 failed or crashed");
+  opts.add_options()("out", po::value(&out)->required(), "the run's output directory")(
+      "json", po::bool_switch(), "print the same facts as one JSON object");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
-  std::cout << jobs::format_status(out);
-  return kExitOk;
+  const std::vector<jobs::ShardStatus> shards = jobs::read_run_status(out);
+  if (parsed.vm["json"].as<bool>()) {
+    std::cout << jobs::status_json(shards).dump(2) << "\n";
+  } else {
+    std::cout << jobs::format_status(shards);
+  }
+  return jobs::status_exit_code(shards);
 }
 
 }  // namespace sv::cli

@@ -11,8 +11,7 @@
 #include "cli/options.h"
 #include "core/log.h"
 #include "core/random.h"
-#include "io/hdf5_tensors.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "io/video_reader.h"
 #include "io/video_writer.h"
 #include "models/model_directory.h"
@@ -24,20 +23,6 @@ namespace sv::cli {
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
-namespace {
-
-void write_tensors(const fs::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  const std::string ext = path.extension().string();
-  if (ext == ".h5" || ext == ".hdf5") {
-    io::write_hdf5(path, tensors);
-  } else {
-    SV_CHECK_AS(InputError, ext == ".safetensors", "{}: output must be .safetensors, .h5 or .hdf5",
-                path.string());
-    io::write_safetensors(path, tensors);
-  }
-}
-
-}  // namespace
 
 int cmd_decode(const Args& args, const Context&) {
   std::string model, latents_file, out;
@@ -54,19 +39,20 @@ int cmd_decode(const Args& args, const Context&) {
   add_vae_tiling_options(opts, options.tiling);
   if (parse_options(args, opts).help) return kExitOk;
   options.tiling.validate();
-  SV_CHECK_AS(InputError, fs::path(out).extension() == ".mp4" || fs::path(out).extension() == ".mkv",
-              "{}: output must end in .mp4 or .mkv", out);
+  const io::VideoCodec codec = as_usage_error([&] { return codec_for(out); });
   Tensor latents = io::read_latents_file(latents_file);
   if (latents.rank() == 4) latents = latents.reshape(Shape{1, latents.dim(0), latents.dim(1), latents.dim(2), latents.dim(3)});
+  SV_CHECK_AS(InputError, all_finite(latents), "{}: the latents contain NaN or infinity: nothing to decode",
+              latents_file);
   const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
   SV_CHECK_AS(InputError, latents.rank() == 5 && latents.dim(0) == 1 &&
-                              latents.dim(2) == vae->config().z_channels,
-              "{}: latents are {}, expected [1, T, {}, h, w]", latents_file, latents.describe(),
-              vae->config().z_channels);
+                              latents.dim(2) == vae->config().z_channels && latents.numel() > 0,
+              "{}: latents are {}, expected [1, T, {}, h, w] with T, h, w at least 1", latents_file,
+              latents.describe(), vae->config().z_channels);
   log_info("decoding {} latent frames", latents.dim(1));
   const Tensor rgb = DecodeStage(*vae, options).run(latents);
-  io::write_video(out, rgb, {.fps = fps, .codec = codec_for(out)});
-  log_info("wrote {} ({} frames, {}x{})", out, rgb.dim(0), rgb.dim(2), rgb.dim(1));
+  io::write_video(out, rgb, {.fps = fps, .codec = codec});
+  log_info("wrote {} ({} frames of {}x{} (w x h))", out, rgb.dim(0), rgb.dim(2), rgb.dim(1));
   std::cout << out << std::endl;
   return kExitOk;
 }
@@ -86,6 +72,7 @@ int cmd_encode(const Args& args, const Context&) {
       "truncate-frames", po::bool_switch(), "drop frames beyond the last multiple of 17");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
+  as_usage_error([&] { return io::tensor_file_format(out); });
   io::VideoInfo info;
   Tensor rgb = io::read_video(video_file, &info);
   const int64_t usable = info.frames / 17 * 17;
@@ -116,7 +103,7 @@ int cmd_encode(const Args& args, const Context&) {
   const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Encoder);
   const DiagonalGaussian posterior = DiagonalGaussian::from_parameters(vae->encode_parameters(video));
   const Tensor sample = posterior.sample(gaussian_noise(posterior.mean.shape(), static_cast<uint64_t>(seed)));
-  write_tensors(out, {{"mean", posterior.mean}, {"logvar", posterior.logvar}, {"latents", sample}});
+  io::write_tensor_file(out, {{"mean", posterior.mean}, {"logvar", posterior.logvar}, {"latents", sample}});
   log_info("wrote {} (latents {})", out, sample.shape().str());
   std::cout << out << std::endl;
   return kExitOk;

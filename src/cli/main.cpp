@@ -119,8 +119,13 @@ int main(int argc, char** argv) {
     if (mpi.world_size() > 1 && mpi.world_rank() != 0) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
-    std::fprintf(stderr, "stepvideo %s%s: %s\n", argv[1], rank_prefix.c_str(), message.c_str());
-    std::fflush(stderr);
+    if (sv::log_format() == sv::LogFormat::Json) {
+      sv::log_event(sv::LogLevel::Error, "exit", message,
+                    {sv::log_field("command", name), sv::log_field("exit_code", int64_t{code})});
+    } else {
+      std::fprintf(stderr, "stepvideo %s%s: %s\n", argv[1], rank_prefix.c_str(), message.c_str());
+      std::fflush(stderr);
+    }
     // The other ranks may be waiting in a collective for this one: end them all.
     if (mpi.world_size() > 1) mpi.abort(code);
     return code;

@@ -5,20 +5,43 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace sv::cli {
 
 namespace po = boost::program_options;
 
+namespace {
+
+void apply_log_options(const po::variables_map& vm) {
+  const bool quiet = vm["quiet"].as<bool>(), verbose = vm["verbose"].as<bool>();
+  if (quiet && verbose) throw po::error("--quiet and --verbose contradict each other");
+  if (quiet) log_set_level(LogLevel::Warn);
+  if (verbose) log_set_level(LogLevel::Debug);
+  const std::string format = vm["log-format"].as<std::string>();
+  if (format != "text" && format != "json") {
+    throw po::error("--log-format must be text or json, got '" + format + "'");
+  }
+  log_set_format(format == "json" ? LogFormat::Json : LogFormat::Text);
+}
+
+}  // namespace
+
 ParsedOptions parse_options(const Args& args, po::options_description& visible,
                             const po::options_description& hidden,
                             const po::positional_options_description& positional) {
   visible.add_options()("help,h", "show this help")(
-      "config", po::value<std::string>(), "read options from an INI file (key = value)");
+      "config", po::value<std::string>(), "read options from an INI file (key = value)")(
+      "quiet", po::bool_switch(), "log only warnings and errors")(
+      "verbose", po::bool_switch(), "log debug messages too")(
+      "log-format", po::value<std::string>()->default_value("text"),
+      "text, or json: one JSON object per line (time, rank, level, event, message, fields)");
   po::options_description all;
   all.add(visible).add(hidden);
   ParsedOptions parsed;
-  po::store(po::command_line_parser(args).options(all).positional(positional).run(), parsed.vm);
+  // No abbreviations: a typo must not silently mean another option (--pro is not --prompt).
+  const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+  po::store(po::command_line_parser(args).options(all).positional(positional).style(style).run(), parsed.vm);
   if (parsed.vm.count("help")) {
     std::cout << visible << "\n";
     parsed.help = true;
@@ -35,7 +58,31 @@ ParsedOptions parse_options(const Args& args, po::options_description& visible,
     }
   }
   po::notify(parsed.vm);
+  apply_log_options(parsed.vm);
   return parsed;
+}
+
+std::string option_name(std::string_view field) {
+  std::string name = "--" + std::string(field);
+  for (char& c : name) c = c == '_' ? '-' : c;
+  return name;
+}
+
+void validate_request_options(const SamplingRequest& request) {
+  try {
+    validate_request(request, option_name);
+  } catch (const InputError& e) {
+    throw po::error(e.what());
+  }
+}
+
+void refuse_existing_outputs(const std::vector<std::filesystem::path>& paths, bool overwrite) {
+  if (overwrite) return;
+  for (const std::filesystem::path& p : paths) {
+    std::error_code ec;
+    SV_CHECK_AS(InputError, !std::filesystem::exists(std::filesystem::symlink_status(p, ec)),
+                "{}: already exists; pass --overwrite to replace it (nothing was written)", p.string());
+  }
 }
 
 void add_vae_tiling_options(boost::program_options::options_description& opts,

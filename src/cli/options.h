@@ -4,10 +4,16 @@
 // reproducible from configs/. The command line wins over the file.
 #pragma once
 
+#include <filesystem>
+#include <vector>
+
 #include <boost/program_options.hpp>
+
+#include "core/error.h"
 
 #include "cli/commands.h"
 #include "models/vae/vae_spatial_tiles.h"
+#include "stages/generation_request.h"
 
 namespace sv::cli {
 
@@ -20,6 +26,30 @@ struct ParsedOptions {
 ParsedOptions parse_options(const Args& args, boost::program_options::options_description& visible,
                             const boost::program_options::options_description& hidden = {},
                             const boost::program_options::positional_options_description& positional = {});
+
+// "--cfg-scale" for the field "cfg_scale": how requests name their fields
+// when the values come from the command line (stages::FieldName).
+std::string option_name(std::string_view field);
+
+// validate_request for values from the command line: a bad one is a usage
+// error (exit 2) naming the option.
+void validate_request_options(const SamplingRequest& request);
+
+// Runs `parse` (a parser of one option's value that throws sv::Error) and
+// turns its error into a usage error (exit 2): a value typed on the command
+// line is the command line's fault.
+template <typename Parse>
+auto as_usage_error(Parse&& parse) {
+  try {
+    return parse();
+  } catch (const Error& e) {
+    throw boost::program_options::error(e.what());
+  }
+}
+
+// Refuses, before any work, output paths that already hold something, unless
+// --overwrite was given: an InputError naming the first one.
+void refuse_existing_outputs(const std::vector<std::filesystem::path>& paths, bool overwrite);
 
 // --vae-tile N and --vae-tile-overlap M (the optional, approximate spatial
 // tiling of the VAE decode; off by default) bound to `tiling`. Call

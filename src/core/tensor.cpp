@@ -1,9 +1,10 @@
 #include "core/tensor.h"
 
-#include "core/memory.h"
-
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+
+#include "core/memory.h"
 
 namespace sv {
 
@@ -218,6 +219,16 @@ Tensor Tensor::to(DType dtype) const {
 
 std::string Tensor::describe() const {
   return std::string(dtype_name(dtype_)) + shape_.str();
+}
+
+bool all_finite(const Tensor& t) {
+  if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16) return true;
+  const Tensor c = t.to(DType::F32).contiguous();
+  const float* p = c.data<float>();
+  for (int64_t k = 0; k < c.numel(); ++k) {
+    if (!std::isfinite(p[k])) return false;
+  }
+  return true;
 }
 
 }  // namespace sv

@@ -90,6 +90,9 @@ class Tensor {
   DType dtype_ = DType::F32;
 };
 
+// No NaN or infinity among a floating-point tensor's values (other dtypes: true).
+bool all_finite(const Tensor& t);
+
 template <typename T>
 Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
   SV_CHECK(static_cast<int64_t>(values.size()) == shape.numel(),

@@ -41,15 +41,17 @@ void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, T
       Handle file{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
       SV_CHECK_AS(InputError, file.id >= 0, "{}: cannot create HDF5 file", path.string());
       for (const auto& [name, tensor] : tensors) {
-        const Tensor t = tensor.to(DType::F32).contiguous();
+        // 64-bit integers (token ids) stay integers; everything else is stored as f32.
+        const bool integer = tensor.dtype() == DType::I64;
+        const Tensor t = tensor.to(integer ? DType::I64 : DType::F32).contiguous();
         std::vector<hsize_t> dims(t.shape().dims().begin(), t.shape().dims().end());
         Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
-        Handle set{H5Dcreate2(file.id, name.c_str(), H5T_IEEE_F32LE, space.id, H5P_DEFAULT,
-                              H5P_DEFAULT, H5P_DEFAULT),
+        Handle set{H5Dcreate2(file.id, name.c_str(), integer ? H5T_STD_I64LE : H5T_IEEE_F32LE, space.id,
+                              H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                    H5Dclose};
         SV_CHECK_AS(InputError, set.id >= 0 &&
-                        H5Dwrite(set.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                 t.data<float>()) >= 0,
+                        H5Dwrite(set.id, integer ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                                 H5P_DEFAULT, t.raw_data()) >= 0,
                     "{}: cannot write dataset '{}' (disk full?)", path.string(), name);
       }
       SV_CHECK_AS(InputError, H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, "{}: flush failed",
@@ -95,25 +97,5 @@ Tensor read_hdf5(const fs::path& path, const std::string& name) {
   return t;
 }
 
-Tensor read_latents_file(const fs::path& path, const std::string& name) {
-  const std::string ext = path.extension().string();
-  if (ext == ".h5" || ext == ".hdf5") {
-    const std::vector<std::string> names = hdf5_dataset_names(path);
-    for (const auto& n : names) {
-      if (n == name) return read_hdf5(path, n);
-    }
-    SV_CHECK_AS(InputError, names.size() == 1, "{}: expected a dataset '{}' or a single dataset, found {}",
-                path.string(), name, names.size());
-    return read_hdf5(path, names[0]);
-  }
-  SV_CHECK_AS(InputError, ext == ".safetensors", "{}: latents must be .safetensors, .h5 or .hdf5",
-              path.string());
-  const Checkpoint ckpt = Checkpoint::open(path);
-  const std::vector<std::string> names = ckpt.names();
-  if (ckpt.find(name)) return ckpt.tensor(name).to(DType::F32).contiguous();
-  SV_CHECK_AS(InputError, names.size() == 1, "{}: expected a tensor '{}' or a single tensor, found {}",
-              path.string(), name, names.size());
-  return ckpt.tensor(names[0]).to(DType::F32).contiguous();
-}
 
 }  // namespace sv::io

@@ -1,5 +1,5 @@
-// Named f32 tensors in an HDF5 file (one dataset per tensor at the root),
-// for latents that users inspect with h5py or h5dump.
+// Named tensors in an HDF5 file (one dataset per tensor at the root; floats
+// as f32, integers as i64), for latents that users inspect with h5py or h5dump.
 #pragma once
 
 #include <filesystem>
@@ -17,9 +17,5 @@ void write_hdf5(const std::filesystem::path& path,
 // Reads dataset `name` as f32; InputError naming the file and dataset.
 Tensor read_hdf5(const std::filesystem::path& path, const std::string& name);
 std::vector<std::string> hdf5_dataset_names(const std::filesystem::path& path);
-
-// Latents from a .safetensors or .h5/.hdf5 file: the tensor `name`, or the
-// only tensor when there is one.
-Tensor read_latents_file(const std::filesystem::path& path, const std::string& name = "latents");
 
 }  // namespace sv::io

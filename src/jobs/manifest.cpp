@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "stages/generation_request.h"
 
 namespace sv::jobs {
 
@@ -51,11 +52,16 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-// Upstream's rounding (StepVideoPipeline.check_inputs), as `generate` does.
-void round_like_upstream(JobItem& item) {
-  item.frames = std::max<int64_t>(item.frames / 17 * 17, 17);
-  item.height = std::max<int64_t>(item.height / 16 * 16, 16);
-  item.width = std::max<int64_t>(item.width / 16 * 16, 16);
+// The checks and rounding `generate` applies too (stages/generation_request.h).
+void validate_and_round(JobItem& item) {
+  const SamplingRequest request{.frames = item.frames, .height = item.height, .width = item.width,
+                                .steps = item.steps, .cfg_scale = item.cfg_scale, .time_shift = item.time_shift,
+                                .seed = item.seed, .fps = item.fps};
+  validate_request(request, [](std::string_view field) { return fmt::format("'{}'", field); });
+  const VideoSize size = rounded_size(request);
+  item.frames = size.frames;
+  item.height = size.height;
+  item.width = size.width;
 }
 
 JobItem defaults_item(const ItemDefaults& d, int64_t line) {
@@ -72,11 +78,17 @@ JobItem defaults_item(const ItemDefaults& d, int64_t line) {
   return item;
 }
 
-int64_t positive_integer(const json& v, const char* field) {
+int64_t integer(const json& v, const char* field) {
   if (!v.is_number_integer()) throw InputError(fmt::format("'{}' must be an integer, got {}", field, v.dump()));
-  const auto x = v.get<int64_t>();
-  if (x <= 0) throw InputError(fmt::format("'{}' must be positive, got {}", field, x));
-  return x;
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    throw InputError(fmt::format("'{}' is too large: {}", field, v.dump()));
+  }
+  return v.get<int64_t>();
+}
+
+float number(const json& v, const char* field) {
+  if (!v.is_number()) throw InputError(fmt::format("'{}' must be a number, got {}", field, v.dump()));
+  return static_cast<float>(v.get<double>());
 }
 
 std::string text_field(const json& v, const char* field) {
@@ -89,9 +101,9 @@ JobItem parse_json_line(const std::string& text, const ItemDefaults& defaults, i
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond double (1e400)
     std::string what = e.what();
-    if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
     throw InputError("not valid JSON: " + what);
   }
   if (!j.is_object()) throw InputError("expected a JSON object, got " + std::string(j.type_name()));
@@ -109,30 +121,12 @@ JobItem parse_json_line(const std::string& text, const ItemDefaults& defaults, i
   if (j.contains("id")) item.id = text_field(j["id"], "id");
   if (j.contains("negative_prompt")) item.negative_prompt = text_field(j["negative_prompt"], "negative_prompt");
   if (j.contains("positive_suffix")) item.positive_suffix = text_field(j["positive_suffix"], "positive_suffix");
-  if (j.contains("seed")) {
-    if (!j["seed"].is_number_integer() || j["seed"].get<int64_t>() < 0) {
-      throw InputError("'seed' must be a non-negative integer, got " + j["seed"].dump());
-    }
-    item.seed = j["seed"].get<int64_t>();
-  }
-  for (auto [field, target] : {std::pair{"frames", &item.frames}, {"height", &item.height},
+  for (auto [field, target] : {std::pair{"seed", &item.seed}, {"frames", &item.frames}, {"height", &item.height},
                                {"width", &item.width}, {"steps", &item.steps}, {"fps", &item.fps}}) {
-    if (j.contains(field)) *target = positive_integer(j[field], field);
+    if (j.contains(field)) *target = integer(j[field], field);
   }
-  if (j.contains("cfg_scale")) {
-    const json& v = j["cfg_scale"];
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
-      throw InputError("'cfg_scale' must be a non-negative number, got " + v.dump());
-    }
-    item.cfg_scale = v.get<float>();
-  }
-  if (j.contains("time_shift")) {
-    const json& v = j["time_shift"];
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0) {
-      throw InputError("'time_shift' must be a positive number, got " + v.dump());
-    }
-    item.time_shift = v.get<float>();
-  }
+  if (j.contains("cfg_scale")) item.cfg_scale = number(j["cfg_scale"], "cfg_scale");
+  if (j.contains("time_shift")) item.time_shift = number(j["time_shift"], "time_shift");
   return item;
 }
 
@@ -221,14 +215,14 @@ Manifest read_manifest(const fs::path& path, const ItemDefaults& defaults) {
       } else {
         item = parse_json_line(text, defaults, line);
       }
-      if (trim(item.prompt).empty()) throw InputError("empty prompt");
+      validate_prompt(item.prompt, [](std::string_view field) { return fmt::format("'{}'", field); });
       if (item.id.empty()) item.id = line_id(line);
       if (const auto why = check_item_id(item.id)) throw InputError(*why);
       if (const auto it = seen.find(item.id); it != seen.end()) {
         throw InputError(fmt::format("duplicate id '{}' (first used on line {})", item.id, it->second));
       }
       seen.emplace(item.id, line);
-      round_like_upstream(item);
+      validate_and_round(item);
       m.items.push_back(std::move(item));
     } catch (const InputError& e) {
       m.bad_lines.push_back(BadLine{line, e.what()});

@@ -8,11 +8,13 @@
 #include "core/random.h"
 #include "io/hdf5_tensors.h"
 #include "jobs/planner.h"
+#include "jobs/run_outputs.h"
 #include "core/stop_signal.h"
 #include "models/model_directory.h"
 #include "parallel/agreement.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
+#include "stages/step_progress.h"
 #include "stages/write_stage.h"
 
 namespace sv::jobs {
@@ -36,15 +38,6 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
     at += p.dim(0);
   }
   return out;
-}
-
-bool all_finite(const Tensor& t) {
-  const Tensor c = t.to(DType::F32).contiguous();
-  const float* p = c.data<float>();
-  for (int64_t k = 0; k < c.numel(); ++k) {
-    if (!std::isfinite(p[k])) return false;
-  }
-  return true;
 }
 
 // Runs `f` and turns an sv::Error into its message: an item-level failure.
@@ -103,11 +96,14 @@ fs::path ReplicaWorker::video_path(const std::string& id) const {
 
 void ReplicaWorker::fail(CoordinatorClient* client, const JobItem& item, const std::string& reason) const {
   if (!leader_) return;
-  // Nothing of a failed item may look complete.
-  std::error_code ec;
-  const fs::path video = video_path(item.id);
-  for (const fs::path& p : {video, sidecar_path(video), options_.out_dir / (item.id + ".latents.h5")}) {
-    fs::remove(p, ec);
+  // Nothing of a failed item may look complete; but a file this run cannot
+  // call its own (no sidecar of ours) is somebody else's and stays.
+  if (owned_by(options_.out_dir, item.id, options_.identity.owner_ids)) {
+    std::error_code ec;
+    const fs::path video = video_path(item.id);
+    for (const fs::path& p : {video, options_.out_dir / (item.id + ".latents.h5"), sidecar_path(video)}) {
+      fs::remove(p, ec);  // the sidecar, which proves ownership, last
+    }
   }
   client->report(json{{"event", "failed"}, {"id", item.id}, {"line", item.line}, {"reason", reason},
                       {"replica", replica_}, {"rank", groups_.world_rank}});
@@ -160,6 +156,65 @@ void ReplicaWorker::run(CoordinatorClient* client) {
     const Batch batch = json::parse(text).get<Batch>();
     run_batch(batch, client);
   }
+}
+
+void ReplicaWorker::write_item(const JobItem& item, const Batch& batch, const Tensor& rgb, const Tensor& z,
+                               const ItemTimes& times, const DenoiseOptions& denoise, const Shape& latent_shape,
+                               json& record) const {
+  const fs::path video = video_path(item.id);
+  // Never over a file this run cannot call its own.
+  const std::vector<std::string> names = item_output_names(item.id, options_.codec);
+  if (!owned_by(options_.out_dir, item.id, options_.identity.owner_ids)) {
+    for (const std::string& n : names) {
+      SV_CHECK_AS(InputError, !fs::exists(options_.out_dir / n),
+                  "{} exists and was not written by this run: move it away, or give the item another id", n);
+    }
+  }
+  const auto t_write = Clock::now();
+  nlohmann::ordered_json timings;
+  timings["text_encode_s"] = times.text_s;
+  timings["denoise_s"] = times.denoise_s;
+  timings["vae_decode_s"] = times.decode_s;
+  VideoSidecar sidecar;
+  sidecar.leading["id"] = item.id;
+  sidecar.leading["run_id"] = options_.identity.run_id;
+  sidecar.leading["manifest_line"] = item.line;
+  sidecar.video = video.filename().string();
+  sidecar.prompt = item.prompt;
+  sidecar.positive_suffix = item.positive_suffix.value_or(text_->options().positive_suffix);
+  sidecar.negative_prompt = item.negative_prompt.value_or(text_->options().negative_prompt);
+  sidecar.seed = item.seed;
+  sidecar.noise = "philox4x32-10 box-muller (seed)";
+  sidecar.frames = rgb.shape();
+  sidecar.fps = item.fps;
+  sidecar.sampling = denoise;  // the batch's, which is every item's (same computation)
+  sidecar.latent_shape = latent_shape;
+  sidecar.layout = groups_.layout.str();
+  sidecar.world_size = groups_.world_size;
+  if (!batch.state.empty()) sidecar.details["continued_from_step"] = batch.first_step;
+  sidecar.details["replica"] = replica_;
+  sidecar.details["replica_leader_rank"] = groups_.world_rank;
+  sidecar.details["batch"] = {{"index", batch.index}, {"size", static_cast<int64_t>(batch.items.size())}};
+  sidecar.tiling = options_.vae_decode.tiling;
+  sidecar.model = model_identity_;
+  sidecar.timings = timings;
+  // The sidecar first: it marks the item's files as this run's, so a crash
+  // while the video is written leaves nothing the next run may not replace.
+  write_json_atomic(sidecar_path(video), sidecar_json(sidecar));
+  if (options_.save_latents) io::write_hdf5(options_.out_dir / (item.id + ".latents.h5"), {{"latents", z}});
+  io::write_video(video, rgb, {.fps = static_cast<int>(item.fps), .codec = options_.codec});
+  timings["write_s"] = seconds_since(t_write);
+  const double seconds = times.text_s + times.denoise_s + times.decode_s + timings["write_s"].get<double>();
+  record = json{{"event", "done"},
+                {"id", item.id},
+                {"line", item.line},
+                {"video", video.filename().string()},
+                {"replica", replica_},
+                {"rank", groups_.world_rank},
+                {"seconds", seconds},
+                {"timings", timings},
+                {"params", item_params(item, options_.codec, options_.identity.model_sha256)},
+                {"files", describe_files(options_.out_dir, names)}};
 }
 
 void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
@@ -252,6 +307,9 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
   int64_t next_step = batch.first_step;
   const double limit = batch_limit(batch);
   const auto t_denoise = Clock::now();
+  StepProgress progress(options_.progress_interval, fmt::format("replica {}: batch {}", replica_, batch.index),
+                        {log_field("replica", int64_t{replica_}), log_field("batch", batch.index),
+                         log_field("first_id", first.id)});
   const Tensor denoised = DenoiseStage(*dit_).run(
       latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
         for (size_t k : alive) faults_.at_step(batch.items[k].id, step);
@@ -260,10 +318,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
         flags[1] = leader_ && limit > 0 && seconds_since(t_batch) > limit ? 1.0f : 0.0f;
         groups_.replica->all_reduce_sum(flags, 2);
         next_step = step + 1;
-        if (leader_ && (step + 1) % 10 == 0) {
-          log_info("replica {}: batch {} step {}/{} ({:.1f} s)", replica_, batch.index, step + 1, steps,
-                   seconds_since(t_denoise));
-        }
+        if (leader_) progress.step(step, steps);
         if (flags[1] > 0) timed_out = true;
         else if (flags[0] > 0 && step + 1 < steps) stopped = true;
         return !(timed_out || stopped);
@@ -306,50 +361,19 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
       fail(client, item, "decode: " + *error);
       continue;
     }
-    const Tensor rgb = DecodeStage(*vae_, options_.vae_decode).run_distributed(z, *groups_.replica);
+    Tensor rgb;
+    try {
+      rgb = DecodeStage(*vae_, options_.vae_decode).run_distributed(z, *groups_.replica);
+    } catch (const NonFiniteFrames& e) {  // the leader's, after all communication: this item only
+      fail(client, item, std::string("decode: ") + e.what());
+      continue;
+    }
     const double decode_s = seconds_since(t_item);
     if (!leader_) continue;
-    const auto t_write = Clock::now();
-    const fs::path video = video_path(item.id);
     json record;
     const auto error = item_error([&] {
       faults_.maybe_throw("write", item.id);
-      if (options_.save_latents) io::write_hdf5(options_.out_dir / (item.id + ".latents.h5"), {{"latents", z}});
-      io::write_video(video, rgb, {.fps = static_cast<int>(item.fps), .codec = options_.codec});
-      nlohmann::ordered_json timings;
-      timings["text_encode_s"] = text_s / static_cast<double>(n);
-      timings["denoise_s"] = denoise_s / static_cast<double>(n);
-      timings["vae_decode_s"] = decode_s;
-      timings["write_s"] = seconds_since(t_write);
-      VideoSidecar sidecar;
-      sidecar.leading["id"] = item.id;
-      sidecar.leading["manifest_line"] = item.line;
-      sidecar.video = video.filename().string();
-      sidecar.prompt = item.prompt;
-      sidecar.positive_suffix = item.positive_suffix.value_or(text_->options().positive_suffix);
-      sidecar.negative_prompt = item.negative_prompt.value_or(text_->options().negative_prompt);
-      sidecar.seed = item.seed;
-      sidecar.noise = "philox4x32-10 box-muller (seed)";
-      sidecar.frames = rgb.shape();
-      sidecar.fps = item.fps;
-      sidecar.sampling = denoise;  // the batch's, which is every item's (same computation)
-      sidecar.latent_shape = one;
-      sidecar.layout = groups_.layout.str();
-      sidecar.world_size = groups_.world_size;
-      if (!batch.state.empty()) sidecar.details["continued_from_step"] = batch.first_step;
-      sidecar.details["replica"] = replica_;
-      sidecar.details["replica_leader_rank"] = groups_.world_rank;
-      sidecar.details["batch"] = {{"index", batch.index}, {"size", n}};
-      sidecar.tiling = options_.vae_decode.tiling;
-      sidecar.model = model_identity_;
-      sidecar.timings = timings;
-      const nlohmann::ordered_json meta = sidecar_json(sidecar);
-      write_json_atomic(sidecar_path(video), meta);
-      const double seconds = timings["text_encode_s"].get<double>() + timings["denoise_s"].get<double>() +
-                             decode_s + timings["write_s"].get<double>();
-      record = json{{"event", "done"},  {"id", item.id},    {"line", item.line},
-                    {"video", video.filename().string()}, {"replica", replica_},
-                    {"rank", groups_.world_rank}, {"seconds", seconds}, {"timings", timings}};
+      write_item(item, batch, rgb, z, ItemTimes{text_s / static_cast<double>(n), denoise_s / static_cast<double>(n), decode_s}, denoise, one, record);
     });
     if (error) {
       fail(client, item, "write: " + *error);

@@ -18,9 +18,11 @@
 #include "io/video_writer.h"
 #include "jobs/dispatch.h"
 #include "jobs/fault_injection.h"
+#include "jobs/run_setup.h"
 #include "models/dit/dit_model.h"
 #include "models/vae/vae_model.h"
 #include "parallel/parallel_groups.h"
+#include "stages/denoise_stage.h"
 #include "stages/text_encode_stage.h"
 
 namespace sv::jobs {
@@ -34,6 +36,9 @@ struct WorkerOptions {
   double item_timeout = 0.0;
   bool offload = false;
   VaeDecodeOptions vae_decode;  // spatial tiling (off by default)
+  // Seconds between denoising progress lines on the leader (0: every step).
+  double progress_interval = 10.0;
+  RunIdentity identity;  // run id for sidecars; whose files may be replaced
 };
 
 class ReplicaWorker {
@@ -53,7 +58,13 @@ class ReplicaWorker {
 
  private:
   struct Timer;
+  struct ItemTimes {
+    double text_s = 0, denoise_s = 0, decode_s = 0;  // this item's share of its batch
+  };
   void run_batch(const Batch& batch, CoordinatorClient* client);
+  // Sidecar, latents and video of a finished item; `record` becomes its "done" record.
+  void write_item(const JobItem& item, const Batch& batch, const Tensor& rgb, const Tensor& z, const ItemTimes& times,
+                  const DenoiseOptions& denoise, const Shape& latent_shape, nlohmann::json& record) const;
   void fail(CoordinatorClient* client, const JobItem& item, const std::string& reason) const;
   double batch_limit(const Batch& batch) const;
   void watch();

@@ -2,11 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 
 #include "core/log.h"
+#include "core/sha256.h"
+#include "jobs/run_outputs.h"
+#include "models/model_directory.h"
 #include "stages/write_stage.h"
 
 namespace sv::jobs {
@@ -14,51 +19,227 @@ namespace sv::jobs {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-RunSetup open_run(const fs::path& out, const Shard& shard, const fs::path& manifest_path,
-                         const ItemDefaults& defaults, int64_t batch_size, bool retry_failed,
-                         io::VideoCodec codec, const std::string& layout) {
+void to_json(json& j, const RunIdentity& r) {
+  j = json{{"run_id", r.run_id}, {"owner_ids", r.owner_ids}, {"model_sha256", r.model_sha256},
+           {"codec", r.codec == io::VideoCodec::FFV1 ? "ffv1" : "h264"}};
+}
+
+void from_json(const json& j, RunIdentity& r) {
+  r.run_id = j.at("run_id").get<std::string>();
+  r.owner_ids = j.at("owner_ids").get<std::set<std::string>>();
+  r.model_sha256 = j.at("model_sha256").get<std::string>();
+  r.codec = j.at("codec").get<std::string>() == "ffv1" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
+}
+
+namespace {
+
+json read_json_or_null(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) return nullptr;
+  json j = json::parse(in, nullptr, false);
+  return j.is_discarded() ? json(nullptr) : j;
+}
+
+// The options that define every item's video unless its line says otherwise.
+json run_defaults(const RunRequest& r, const std::string& model_sha256) {
+  const ItemDefaults& d = r.defaults;
+  return json{{"seed", d.seed},   {"frames", d.frames},       {"height", d.height},
+              {"width", d.width}, {"steps", d.steps},         {"cfg_scale", d.cfg_scale},
+              {"time_shift", d.time_shift}, {"fps", d.fps},
+              {"codec", r.codec == io::VideoCodec::FFV1 ? "ffv1" : "h264"}, {"model_sha256", model_sha256}};
+}
+
+// --new-run: the old run's journal and summary are kept under dated names.
+void set_aside(const RunFiles& files) {
+  const std::string stamp = utc_now();
+  for (const fs::path& p : {files.journal(), files.summary()}) {
+    if (!fs::exists(p)) continue;
+    fs::path kept = p;
+    kept.replace_extension("." + stamp + p.extension().string());
+    fs::rename(p, kept);
+    log_info("--new-run: kept the earlier run's {} as {}", p.filename().string(), kept.filename().string());
+  }
+}
+
+// This run's id (kept across resumes), and every run id in the directory.
+RunIdentity identify(const RunRequest& r, const RunFiles& files) {
+  RunIdentity id;
+  id.codec = r.codec;
+  id.model_sha256 = Sha256::hex(model_identity(r.model).dump());
+  const json earlier = read_json_or_null(files.plan());
+  id.run_id = earlier.is_object() && !r.new_run ? earlier.value("run_id", "") : "";
+  if (id.run_id.empty()) id.run_id = new_run_id();
+  id.owner_ids.insert(id.run_id);
+  for (const auto& e : fs::directory_iterator(r.out)) {
+    const std::string n = e.path().filename().string();
+    if (!(n == "run.json" || (n.starts_with("run.shard-") && n.ends_with(".json")))) continue;
+    const json plan = read_json_or_null(e.path());
+    if (!plan.is_object()) continue;
+    if (plan.contains("run_id")) id.owner_ids.insert(plan["run_id"].get<std::string>());
+    for (const json& o : plan.value("earlier_run_ids", json::array())) id.owner_ids.insert(o.get<std::string>());
+  }
+  return id;
+}
+
+// A run's own file (journal, summary, plan, lock of some shard) is recognised
+// by its plan: run<shard>.json carrying a run id.
+bool is_run_file(const fs::path& out, const std::string& n) {
+  if (n == ".partial" || n.find(".tmp.") != std::string::npos) return true;
+  std::string suffix;
+  bool named = false;
+  for (const auto& [stem, ext] : {std::pair{"journal", ".jsonl"}, {"summary", ".json"}, {"run", ".json"},
+                                  {"run", ".lock"}}) {
+    const std::string_view s(stem), e(ext);
+    if (n.size() >= s.size() + e.size() && n.starts_with(s) && n.ends_with(e)) {
+      suffix = n.substr(s.size(), n.size() - s.size() - e.size());
+      named = suffix.empty() || suffix.starts_with(".shard-") || suffix.starts_with(".20");  // kept by --new-run
+      if (named) break;
+    }
+  }
+  if (!named) return false;
+  if (suffix.starts_with(".20")) return true;
+  const json plan = read_json_or_null(out / ("run" + suffix + ".json"));
+  return plan.is_object() && plan.contains("run_id");
+}
+
+// The item id an output file name belongs to ("a.latents.h5" -> "a").
+std::string id_of_output(const std::string& n) {
+  for (const char* ext : {".latents.h5", ".json", ".mp4", ".mkv"}) {
+    if (n.size() > std::string_view(ext).size() && n.ends_with(ext)) return n.substr(0, n.size() - std::strlen(ext));
+  }
+  return "";
+}
+
+// A new run goes into an empty directory, or one holding only stepvideo runs.
+void refuse_foreign_files(const RunRequest& r, const RunFiles& files, const RunIdentity& id) {
+  std::vector<std::string> foreign;
+  for (const auto& e : fs::directory_iterator(r.out)) {
+    const std::string n = e.path().filename().string();
+    if (n == files.lock().filename().string() || is_run_file(r.out, n)) continue;  // the lock: ours, just taken
+    const std::string item = id_of_output(n);
+    if (!item.empty() && owned_by(r.out, item, id.owner_ids)) continue;
+    foreign.push_back(n);
+  }
+  if (foreign.empty() || r.allow_foreign_files) return;
+  std::sort(foreign.begin(), foreign.end());
+  std::string names;
+  for (size_t i = 0; i < foreign.size() && i < 3; ++i) names += (i ? ", " : "") + foreign[i];
+  if (foreign.size() > 3) names += fmt::format(" and {} more", foreign.size() - 3);
+  throw InputError(fmt::format(
+      "{}: holds {} file(s) that no stepvideo run here wrote ({}): use an empty or new directory, or pass "
+      "--allow-foreign-files (they are never replaced; an item whose file name is taken fails)",
+      r.out.string(), foreign.size(), names));
+}
+
+// A resumed run must make its videos the way the earlier runs of this journal did.
+void refuse_other_defaults(const RunRequest& r, const std::vector<json>& records, const json& defaults) {
+  for (const json& rec : records) {
+    if (rec.value("event", "") != "start" || !rec.contains("defaults")) continue;
+    if (rec["defaults"] == defaults) return;
+    throw ConfigError(fmt::format(
+        "{}: the run here was started with other options ({}): run it with the same options to resume, or pass "
+        "--new-run to start a new run in this directory (its items are made again)",
+        r.out.string(), describe_differences(rec["defaults"], defaults)));
+  }
+}
+
+// Finished items whose files or parameters no longer match their record are made again.
+int64_t recheck(const RunRequest& r, const RunIdentity& id, const std::vector<JobItem>& items,
+                JournalState& state) {
+  int64_t redo = 0;
+  for (const JobItem& i : items) {
+    const auto it = state.finished.find(i.id);
+    if (it == state.finished.end()) continue;
+    const auto why = recheck_finished(r.out, it->second, item_params(i, id.codec, id.model_sha256), r.verify_outputs);
+    if (!why) continue;
+    log_warn("making {} (line {}) again: {}", i.id, i.line, *why);
+    state.finished.erase(it);
+    ++redo;
+  }
+  return redo;
+}
+
+// Items whose file names are taken by files this run cannot call its own fail
+// at once: nothing of anybody else's is replaced.
+std::vector<json> taken_names(const RunRequest& r, const RunIdentity& id, std::vector<JobItem>& fresh) {
+  std::vector<json> failed;
+  std::vector<JobItem> keep;
+  for (JobItem& i : fresh) {
+    std::string taken;
+    for (const std::string& n : item_output_names(i.id, r.codec)) {
+      if (fs::exists(r.out / n) && !owned_by(r.out, i.id, id.owner_ids)) taken = n;
+    }
+    if (taken.empty()) {
+      keep.push_back(std::move(i));
+      continue;
+    }
+    failed.push_back(json{{"event", "failed"}, {"id", i.id}, {"line", i.line},
+                          {"reason", taken + " exists and was not written by this run: move it away, or give the "
+                                             "item another id"}});
+  }
+  fresh = std::move(keep);
+  return failed;
+}
+
+}  // namespace
+
+RunSetup open_run(const RunRequest& r) {
   RunSetup side;
-  side.files = RunFiles{out, shard};
+  side.files = RunFiles{r.out, r.shard};
   std::error_code ec;
-  fs::create_directories(out, ec);
-  SV_CHECK_AS(InputError, fs::is_directory(out) && ::access(out.c_str(), W_OK) == 0,
-              "{}: cannot create or write the output directory", out.string());
+  fs::create_directories(r.out, ec);
+  SV_CHECK_AS(InputError, fs::is_directory(r.out) && ::access(r.out.c_str(), W_OK) == 0,
+              "{}: cannot create or write the output directory", r.out.string());
   side.lock = std::make_unique<RunLock>(side.files.lock());
 
-  Manifest all = read_manifest(manifest_path, defaults);
+  Manifest all = read_manifest(r.manifest, r.defaults);
   side.manifest.path = all.path;
   side.manifest.sha256 = all.sha256;
   for (auto& item : all.items) {
-    if (shard.contains(item.line)) side.manifest.items.push_back(std::move(item));
+    if (r.shard.contains(item.line)) side.manifest.items.push_back(std::move(item));
   }
   for (auto& bad : all.bad_lines) {
-    if (shard.contains(bad.line)) side.manifest.bad_lines.push_back(std::move(bad));
+    if (r.shard.contains(bad.line)) side.manifest.bad_lines.push_back(std::move(bad));
   }
-  for (const BadLine& b : side.manifest.bad_lines) {
-    log_warn("{}:{}: bad line: {}", manifest_path.string(), b.line, b.reason);
+  for (const BadLine& b : side.manifest.bad_lines) log_warn("{}:{}: bad line: {}", r.manifest.string(), b.line, b.reason);
+
+  std::vector<std::string> earlier_ids;
+  if (r.new_run) {
+    const json old = read_json_or_null(side.files.plan());
+    if (old.is_object() && old.contains("run_id")) earlier_ids.push_back(old["run_id"].get<std::string>());
+    if (old.is_object()) {
+      for (const json& o : old.value("earlier_run_ids", json::array())) earlier_ids.push_back(o.get<std::string>());
+    }
+    set_aside(side.files);
   }
+  side.identity = identify(r, side.files);
+  for (const std::string& e : earlier_ids) side.identity.owner_ids.insert(e);
+  const json defaults = run_defaults(r, side.identity.model_sha256);
+  const std::vector<json> records = Journal::read(side.files.journal());
+  if (records.empty()) refuse_foreign_files(r, side.files, side.identity);
+  refuse_other_defaults(r, records, defaults);
 
   // Half-written files of a killed run: only ours (other shards may be live).
   std::set<std::string> ours{side.files.summary().filename().string(), side.files.plan().filename().string()};
-  const std::string ext = codec == io::VideoCodec::FFV1 ? ".mkv" : ".mp4";
   for (const JobItem& i : side.manifest.items) {
-    for (const char* e : {".json", ".latents.h5", ".h5"}) ours.insert(i.id + e);
-    ours.insert(i.id + ext);
+    for (const std::string& n : item_output_names(i.id, r.codec)) ours.insert(n);
+    ours.insert(i.id + ".h5");
   }
-  if (const int64_t n = remove_temporaries(out, ours)) {
+  if (const int64_t n = remove_temporaries(r.out, ours)) {
     log_info("removed {} half-written file(s) left by an interrupted run", n);
   }
 
   // Replay the journal: skip what is finished, continue what was suspended.
-  const JournalState state = replay(Journal::read(side.files.journal()));
+  JournalState state = replay(records);
+  const int64_t redo = recheck(r, side.identity, side.manifest.items, state);
   std::set<std::string> in_suspended;
   std::vector<Batch> plan;
   RunStats stats;
   std::map<std::string, const JobItem*> by_id;
   for (const JobItem& i : side.manifest.items) by_id[i.id] = &i;
-  for (const json& r : state.suspended) {
-    Batch b = r.at("batch").get<Batch>();
-    bool usable = fs::exists(out / b.state);
+  for (const json& rec : state.suspended) {
+    Batch b = rec.at("batch").get<Batch>();
+    bool usable = fs::exists(r.out / b.state);
     for (const JobItem& i : b.items) usable = usable && by_id.count(i.id);
     if (!usable) {
       log_warn("{}: the saved state of a preempted batch is missing or its items left the manifest; "
@@ -84,46 +265,52 @@ RunSetup open_run(const fs::path& out, const Shard& shard, const fs::path& manif
   for (const JobItem& i : side.manifest.items) {
     if (state.finished.count(i.id)) {
       ++stats.resumed_done;
-    } else if (state.failed.count(i.id) && !retry_failed) {
+    } else if (state.failed.count(i.id) && !r.retry_failed) {
       ++stats.earlier_failed;
     } else if (!in_suspended.count(i.id)) {
       fresh.push_back(i);
     }
   }
-  std::vector<Batch> rest = plan_batches(fresh, batch_size, static_cast<int64_t>(plan.size()));
+  const std::vector<json> refused = taken_names(r, side.identity, fresh);
+  std::vector<Batch> rest = plan_batches(fresh, r.batch_size, static_cast<int64_t>(plan.size()));
   plan.insert(plan.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
   stats.total = static_cast<int64_t>(side.manifest.items.size() + side.manifest.bad_lines.size());
   stats.bad_lines = static_cast<int64_t>(side.manifest.bad_lines.size());
 
-  // The run's description, for `stepvideo status`.
-  json plan_json{{"manifest", fs::absolute(manifest_path).string()}, {"manifest_sha256", all.sha256},
-                 {"shard_suffix", shard.suffix()}, {"layout", layout}, {"ids", json::array()},
-                 {"bad_lines", json::array()}};
+  // The run's description, for `status` and for the next run here.
+  json plan_json{{"manifest", fs::absolute(r.manifest).string()}, {"manifest_sha256", all.sha256},
+                 {"shard_suffix", r.shard.suffix()}, {"layout", r.layout}, {"run_id", side.identity.run_id},
+                 {"earlier_run_ids", earlier_ids}, {"ids", json::array()}, {"bad_lines", json::array()}};
   for (const JobItem& i : side.manifest.items) plan_json["ids"].push_back(i.id);
   for (const BadLine& b : side.manifest.bad_lines) {
     plan_json["bad_lines"].push_back({{"line", b.line}, {"reason", b.reason}});
   }
-  if (fs::exists(side.files.plan())) {
-    std::ifstream in(side.files.plan());
-    const json earlier = json::parse(in, nullptr, false);
-    if (earlier.is_object() && earlier.value("manifest_sha256", "") != all.sha256) {
-      log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
-               manifest_path.string());
-    }
+  const json earlier = read_json_or_null(side.files.plan());
+  if (earlier.is_object() && earlier.value("manifest_sha256", "") != all.sha256) {
+    log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
+             r.manifest.string());
   }
   write_json_atomic(side.files.plan(), plan_json);
 
   side.journal = std::make_unique<Journal>(side.files.journal());
-  side.journal->append(json{{"event", "start"}, {"time", utc_now()}, {"pid", ::getpid()},
-                            {"layout", layout}, {"planned_items", static_cast<int64_t>(fresh.size())},
+  side.journal->append(json{{"event", "start"}, {"time", utc_now()}, {"pid", ::getpid()}, {"layout", r.layout},
+                            {"run_id", side.identity.run_id}, {"defaults", defaults},
+                            {"planned_items", static_cast<int64_t>(fresh.size())},
                             {"continued_batches", static_cast<int64_t>(state.suspended.size())},
-                            {"resumed_done", stats.resumed_done}});
+                            {"resumed_done", stats.resumed_done}, {"redone", redo}});
+  for (json f : refused) {
+    log_warn("{} (line {}) failed: {}", f["id"].get<std::string>(), f["line"].get<int64_t>(),
+             f["reason"].get<std::string>());
+    f["time"] = utc_now();
+    side.journal->append(f);
+    ++stats.failed;
+  }
   log_info("run: {} item(s) in {} ({} bad line(s)); {} already done, {} failed earlier{}, {} batch(es) to run "
            "({} continued mid-trajectory)",
-           side.manifest.items.size(), manifest_path.string(), stats.bad_lines, stats.resumed_done,
+           side.manifest.items.size(), r.manifest.string(), stats.bad_lines, stats.resumed_done,
            stats.earlier_failed, stats.earlier_failed ? " (--retry-failed re-runs them)" : "", plan.size(),
            plan.size() - rest.size());
-  side.coordinator = std::make_unique<Coordinator>(*side.journal, out, std::move(plan), std::move(stats));
+  side.coordinator = std::make_unique<Coordinator>(*side.journal, r.out, std::move(plan), std::move(stats));
   return side;
 }
 

@@ -1,6 +1,5 @@
 // The end of a run: summary.json (counts, per-item status, time per stage,
-// throughput) and the table printed for the user; and `stepvideo status`,
-// which reads the same facts from the journal without touching the run.
+// throughput) and the table printed for the user.
 #pragma once
 
 #include <filesystem>
@@ -30,8 +29,5 @@ nlohmann::ordered_json build_summary(const RunDescription& run, const std::vecto
 
 // Human-readable table of a summary, for stdout.
 std::string format_summary(const nlohmann::ordered_json& summary);
-
-// `stepvideo status`: progress of every run (shard) in an output directory.
-std::string format_status(const std::filesystem::path& out);
 
 }  // namespace sv::jobs

@@ -26,6 +26,15 @@ void check_model_directory(const fs::path& model_dir) {
   }
 }
 
+void check_vae_files(const fs::path& model_dir) {
+  const fs::path dir = model_dir / "vae";
+  const fs::path config_file = dir / "config.json";
+  if (fs::exists(config_file)) (void)VaeConfig::from_file(config_file);
+  const fs::path weights = dir / "vae_v2.safetensors";
+  SV_CHECK_AS(CheckpointError, fs::exists(weights), "{}: no such file", weights.string());
+  (void)io::Checkpoint::open(weights);  // validates the header against the file's size
+}
+
 std::unique_ptr<DitModel> load_dit(const fs::path& model_dir, const ParallelGroups& groups,
                                    bool low_memory) {
   const fs::path dir = model_dir / "transformer";

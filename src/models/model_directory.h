@@ -16,6 +16,9 @@ namespace sv {
 
 // InputError naming the path when the directory or one of its parts is missing.
 void check_model_directory(const std::filesystem::path& model_dir);
+// Reads the VAE's config and validates its weight file's header against the
+// file (a truncated or malformed file fails here), without loading weights.
+void check_vae_files(const std::filesystem::path& model_dir);
 
 // low_memory keeps the DiT's bf16 linear weights mapped and widens them per
 // layer as they are used (about half the resident weight memory).

@@ -68,6 +68,8 @@ Tensor DecodeStage::run_distributed(const Tensor& latents, Communicator& group) 
   }
   if (me != 0) return Tensor();
   VaeModel::mix(video, frame_len);  // the blend needs both sides of each border
+  SV_CHECK_AS(NonFiniteFrames, all_finite(video),
+              "VAE decode produced NaN or infinite frames (from non-finite latents?): no video is written");
   return io::frames_to_rgb8(video.select(0, 0));
 }
 

@@ -7,6 +7,14 @@
 
 namespace sv {
 
+// The decoded frames hold NaN or infinity: nothing may be written (an 8-bit
+// conversion would turn them into a black video). Thrown by the leader after
+// every rank's part of the decode has arrived, so it fails the item alone.
+class NonFiniteFrames : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 class DecodeStage {
  public:
   explicit DecodeStage(const VaeModel& vae, const VaeDecodeOptions& options = {})
@@ -17,7 +25,8 @@ class DecodeStage {
   // to the ranks of `group`; each decodes its chunks independently (a chunk is
   // always decoded from scratch), the leader (rank 0) gathers the frames,
   // blends the chunk borders and returns the video; other ranks return an
-  // undefined tensor. Equal to run() on one rank.
+  // undefined tensor. Equal to run() on one rank. NonFiniteFrames on the
+  // leader when the frames are not finite.
   Tensor run_distributed(const Tensor& latents, Communicator& group) const;
 
  private:

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "io/durable_file.h"
+#include "io/tensor_file.h"
 
 namespace sv {
 
@@ -14,7 +15,10 @@ fs::path sidecar_path(const fs::path& video) {
 }
 
 io::VideoCodec codec_for(const fs::path& video) {
-  return video.extension() == ".mkv" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
+  const std::string ext = io::lower_extension(video);
+  if (ext == ".mp4") return io::VideoCodec::H264;
+  if (ext == ".mkv") return io::VideoCodec::FFV1;
+  throw InputError(fmt::format("{}: a video must end in .mp4 (H.264) or .mkv (lossless FFV1)", video.string()));
 }
 
 void write_json_atomic(const fs::path& path, const nlohmann::ordered_json& json) {

@@ -18,6 +18,7 @@ namespace sv {
 
 // `out.mp4` -> `out.json` (same stem). H.264 for .mp4, lossless FFV1 for .mkv.
 std::filesystem::path sidecar_path(const std::filesystem::path& video);
+// .mp4: H.264, .mkv: FFV1, in any case; InputError for anything else.
 io::VideoCodec codec_for(const std::filesystem::path& video);
 
 // Writes JSON atomically (temp name, fsync, rename, fsync of the directory).

@@ -37,7 +37,7 @@ stepvideo_cli_test(init_model_unknown_preset bad_inputs 2 "unknown preset 'nope'
   init-model --preset nope --out ${BAD}/unused-model)
 add_test(NAME cli.init_model_tiny COMMAND ${SV} init-model --preset tiny --out ${TINY_MODEL} --force)
 set_tests_properties(cli.init_model_tiny PROPERTIES FIXTURES_SETUP tiny_model LABELS cli
-  PASS_REGULAR_EXPRESSION "wrote .*tiny_model \\(preset tiny, seed 0\\): 15 files")
+  PASS_REGULAR_EXPRESSION "wrote .*tiny_model \\(preset tiny, seed 0\\): 16 files")
 stepvideo_cli_test(init_model_not_empty tiny_model 5 "tiny_model: directory exists and is not empty.*--force"
   init-model --preset tiny --out ${TINY_MODEL})
 
@@ -47,7 +47,7 @@ add_test(NAME cli.generate_tiny COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/gen
 set_tests_properties(cli.generate_tiny PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 600)
 stepvideo_cli_test(generate_unknown_preset tiny_model 2 "unknown preset 'fast'"
   generate --model ${TINY_MODEL} --prompt x --out ${BAD}/x.mp4 --preset fast)
-stepvideo_cli_test(generate_height_not_positive tiny_model 2 "--height must be positive"
+stepvideo_cli_test(generate_height_not_positive tiny_model 2 "--height must be between 16 and 4096"
   generate --model ${TINY_MODEL} --prompt x --out ${BAD}/x.mp4 --height -16)
 stepvideo_cli_test(generate_missing_model tiny_model 5 "no-such-model: model directory does not exist"
   generate --model ${BAD}/no-such-model --prompt x --out ${BAD}/x.mp4)
@@ -72,3 +72,9 @@ if(EXISTS "${EVAL_SET}")
 else()
   message(STATUS "stepvideo: eval-set manifest test not registered: ${EVAL_SET} not found")
 endif()
+
+# Nothing a user asks for destroys their files or ends in garbage (issue 13's table).
+add_test(NAME cli.hardening COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/hardening_test.sh ${SV} ${TINY_MODEL}
+  ${CMAKE_CURRENT_BINARY_DIR}/hardening)
+set_tests_properties(cli.hardening PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 600
+  ENVIRONMENT "OMP_NUM_THREADS=1")

@@ -9,7 +9,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 args=(--model "$model" --prompt "A paper boat drifts down a rainy street" --frames 20 --height 70
       --width 96 --steps 3 --seed 11)
 "$sv" generate "${args[@]}" --out "$work/v1.mp4" --save-latents "$work/v1.safetensors" 2>"$work/log1"
-grep -q "rounded 20 frames x 70x96 (h x w) to 17 frames x 64x96" "$work/log1" || fail "no rounding note"
+grep -q "rounded 20 frames of 96x70 (w x h) to 17 frames of 96x64 (w x h)" "$work/log1" || fail "no rounding note"
 grep -q "denoise step 3/3" "$work/log1" || fail "no per-step progress"
 
 # The file decodes to the expected frames and size.

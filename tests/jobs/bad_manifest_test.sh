@@ -30,8 +30,8 @@ m=$work/mixed.jsonl
 declare -A why=(
   [2]='JSON'
   [3]="unknown field 'colour'"
-  [4]="'frames'.*positive.*-17"
-  [5]='empty prompt'
+  [4]="'frames'.*between 17 and 1020.*-17"
+  [5]="'prompt' is empty"
   [6]='UTF-8'
   [8]="duplicate id 'good1'.*line 1"
   [9]="'steps'.*integer"
@@ -66,7 +66,7 @@ done
 # Blank line 10 is no item and no error.
 grep -qE '"line": ?10,' <<<"$flat" && fail "blank line 10 appears in summary.json"
 grep -q 'mixed\.jsonl:10:' "$work/stderr" && fail "blank line 10 was reported as bad"
-status=$("$sv" status --out "$work/out")
+status_text status "$work/out" 9
 grep -qE "3/11 done, 0 failed, 8 bad lines" <<<"$status" || fail "status says '$status', expected 3/11 done, 8 bad lines"
 
 # Plain text: one prompt per line; blank and whitespace-only lines are skipped

@@ -64,7 +64,7 @@ done
 [[ $(ls "$out"/*.mp4 | wc -l) == 2 ]] || fail "unexpected videos: $(ls "$out"/*.mp4)"
 expect_no_leftovers "$out"
 [[ $(summary_status "$out/summary.json") == "complete with failures" ]] || fail "summary status is not 'complete with failures'"
-status=$("$sv" status --out "$out")
+status_text status "$out" 9
 grep -qiE "failed long \(line 2\): .*(no space left on device|disk full)" <<<"$status" || fail "status: $status"
 note "long failed with $reason"
 

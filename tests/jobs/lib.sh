@@ -79,3 +79,12 @@ expect_no_leftovers() {
   fi
   [[ ! -e $1/run.lock ]] || fail "$1/run.lock was not removed"
 }
+
+# status_text VAR OUT EXIT: `stepvideo status --out OUT` into VAR; fails unless it exits EXIT
+# (0 complete or running, 9 with failures or bad lines, 75 preempted, 1 failed or crashed).
+status_text() {
+  local __var=$1 __out=$2 __want=$3 __text __rc=0
+  __text=$("$sv" status --out "$__out" 2>&1) || __rc=$?
+  [[ $__rc == "$__want" ]] || fail "status --out $__out exited $__rc, expected $__want: $__text"
+  printf -v "$__var" '%s' "$__text"
+}

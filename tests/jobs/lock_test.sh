@@ -26,7 +26,7 @@ trap 'kill $first $other $parent 2>/dev/null || true' EXIT  # a failed check lea
 for _ in $(seq 1 200); do [[ -s $out/run.lock && -s $out/run.json ]] && break; sleep 0.05; done
 [[ -s $out/run.lock && -s $out/run.json ]] || fail "the first run wrote no run.lock and run.json within 10 s"
 grep -q "\"pid\":$first" "$out/run.lock" || fail "run.lock does not name pid $first: $(cat "$out/run.lock")"
-status=$("$sv" status --out "$out" 2>&1) || fail "status during the run failed: $status"
+status_text status "$out" 0
 grep -q "running on $host pid $first" <<<"$status" ||
   fail "status during the run does not say 'running on $host pid $first': $status"
 run_rc rc "$sv" run "${args[@]}" --out "$out" >"$work/second.log" 2>&1

@@ -229,7 +229,7 @@ case $scenario in
     expect_prompt 20 "stopping after SIGUSR1"
     saved=$(find "$out/.partial" -name '*.h5' 2>/dev/null | wc -l)
     ((saved >= 1)) || fail "no saved state in $out/.partial"
-    status=$("$sv" status --out "$out")
+    status_text status "$out" 75
     grep -Eq '[1-9][0-9]* suspended' <<<"$status" || fail "status shows no suspended item: $status"
     note "$saved saved state(s); status: $status"
     resume_clean resume

@@ -39,7 +39,7 @@ run_rc rc env STEPVIDEO_INJECT_FAULTS=preempt:p2@@2 "$sv" run "${args[@]}" --out
 [[ ! -e $pre/p2.mkv ]] || fail "p2.mkv exists after p2 was preempted"
 grep -q '"event":"suspended"' "$pre/journal.jsonl" || fail "the journal has no suspended record"
 [[ $(summary_status "$pre/summary.json") == preempted ]] || fail "summary status is not preempted"
-status=$("$sv" status --out "$pre")
+status_text status "$pre" 75
 grep -qE "1 suspended.*ended: preempted" <<<"$status" || fail "status does not show the suspended item: $status"
 grep -q "1/3 done" <<<"$status" || fail "status does not say 1/3 done: $status"
 
@@ -60,7 +60,7 @@ note "injected preemption: 75, suspended, resumed to identical latents and frame
 # Part 2: SIGUSR1 to a live run while its second item is mid-trajectory.
 m2=$work/long.jsonl
 for i in 1 2 3 4; do printf '{"id":"s%d","prompt":"signal test %d, a snowy road","seed":%d}\n' "$i" "$i" $((400 + i)); done >"$m2"
-args=(--model "$model" --manifest "$m2" --frames 17 --height 64 --width 64 --steps 40 --codec ffv1)
+args=(--model "$model" --manifest "$m2" --frames 17 --height 64 --width 64 --steps 40 --codec ffv1 --progress-interval 0)
 run_rc rc "$sv" run "${args[@]}" --out "$work/sref" >"$work/sref.log" 2>&1
 [[ $rc == 0 ]] || { cat "$work/sref.log"; fail "the reference run exited $rc"; }
 sig=$work/sig
@@ -83,7 +83,8 @@ stop_ms=$((($(date +%s%N) - t0) / 1000000))
 [[ $rc == 75 ]] || { cat "$work/sig1.log"; fail "the run exited $rc after SIGUSR1, expected 75"; }
 ((stop_ms < 10000)) || fail "the run took $stop_ms ms to stop after SIGUSR1"
 [[ -s $sig/.partial/s2.h5 ]] || fail "s2 was signalled mid-trajectory but no .partial/s2.h5 was saved"
-note "SIGUSR1 at batch 1 step 10/40: exit 75 after $stop_ms ms; $("$sv" status --out "$sig")"
+status_text status "$sig" 75
+note "SIGUSR1 at batch 1 step 10/40: exit 75 after $stop_ms ms; $status"
 run_rc rc "$sv" run "${args[@]}" --out "$sig" >"$work/sig2.log" 2>&1
 [[ $rc == 0 ]] || { cat "$work/sig2.log"; fail "the resumed run exited $rc, expected 0"; }
 [[ $(summary_count "$sig/summary.json" continued_from_saved_state) == 1 ]] ||

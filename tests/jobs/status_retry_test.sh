@@ -24,7 +24,7 @@ grep '"event":"failed"' "$journal" | grep -q 'injected write failure' || fail "r
 [[ ! -e $out/r2.mp4 && ! -e $out/r2.json ]] || fail "the failed item left r2.mp4 or r2.json"
 expect_video "$out/r1.mp4" 17
 expect_video "$out/r3.mp4" 17
-status=$("$sv" status --out "$out")
+status_text status "$out" 9
 grep -q "2/3 done, 1 failed" <<<"$status" || fail "status does not say 2/3 done, 1 failed: $status"
 grep -qE "failed r2 \(line 2\): .*injected write failure" <<<"$status" ||
   fail "status does not show r2's failure with line and reason: $status"
@@ -54,7 +54,7 @@ for id in r1 r2 r3; do
 done
 [[ $(summary_count "$out/summary.json" done_this_run) == 1 ]] || fail "summary: done_this_run is not 1"
 [[ $(summary_status "$out/summary.json") == complete ]] || fail "summary status is not complete after the retry"
-status=$("$sv" status --out "$out")
+status_text status "$out" 0
 grep -q "3/3 done, 0 failed" <<<"$status" || fail "status after the retry: $status"
 grep -q "failed r2" <<<"$status" && fail "status still lists r2 as failed: $status"
 expect_no_leftovers "$out"

@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "io/hdf5_tensors.h"
 #include "io/safetensors.h"
+#include "io/tensor_file.h"
 
 namespace sv {
 namespace {

@@ -54,14 +54,6 @@ std::map<std::string, std::string> read_tree(const fs::path& dir) {
   return files;
 }
 
-bool all_finite(const Tensor& t) {
-  const Tensor f = t.to(DType::F32).contiguous();
-  for (int64_t i = 0; i < f.numel(); ++i) {
-    if (!std::isfinite(f.data<float>()[i])) return false;
-  }
-  return true;
-}
-
 class InitModelEnvironment : public ::testing::Environment {
  public:
   void TearDown() override {
@@ -177,7 +169,7 @@ TEST(InitModel, SameSeedSameBytesOtherSeedOtherWeights) {
   for (const auto& [name, bytes] : first) {
     EXPECT_TRUE(again.at(name) == bytes) << name << " differs between two runs with seed 0";
     const bool weights = name.ends_with(".safetensors");
-    const bool readme = name == "README.txt";  // names the seed
+    const bool readme = name == "README.txt" || name == presets::kInitModelMarker;  // name the seed
     if (weights || readme) {
       EXPECT_FALSE(other.at(name) == bytes) << name << " is the same for seeds 0 and 1";
     } else {
@@ -186,7 +178,7 @@ TEST(InitModel, SameSeedSameBytesOtherSeedOtherWeights) {
   }
 }
 
-TEST(InitModel, RefusesNonEmptyDirectoryUnlessForced) {
+TEST(InitModel, ForceReplacesOnlyAModelItWroteAndNothingElse) {
   EXPECT_EQ(presets::find_model_preset("nope"), nullptr);
   EXPECT_EQ(presets::model_preset_names(), "tiny");
   const fs::path dir = scratch("occupied");
@@ -194,10 +186,19 @@ TEST(InitModel, RefusesNonEmptyDirectoryUnlessForced) {
   std::ofstream(dir / "keep.txt") << "mine";
   const presets::ModelPreset& tiny = *presets::find_model_preset("tiny");
   EXPECT_THROW(presets::init_model_directory(tiny, dir, {}), InputError);
+  // Not a model init-model wrote: --force must not empty it either.
+  EXPECT_THROW(presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 0, .force = true}),
+               InputError);
   EXPECT_TRUE(fs::exists(dir / "keep.txt"));
-  presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 0, .force = true});
-  EXPECT_FALSE(fs::exists(dir / "keep.txt"));
+  fs::remove(dir / "keep.txt");
+  presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 0});
+  EXPECT_TRUE(fs::exists(dir / presets::kInitModelMarker));
+  presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 1, .force = true});
   EXPECT_TRUE(fs::exists(dir / "transformer" / "config.json"));
+  std::ofstream(dir / "vae" / "notes.txt") << "mine";  // a user's file inside the model
+  EXPECT_THROW(presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 2, .force = true}),
+               InputError);
+  EXPECT_TRUE(fs::exists(dir / "vae" / "notes.txt"));
   std::vector<std::string> leftovers;
   for (const auto& e : fs::directory_iterator(dir.parent_path())) {
     const std::string n = e.path().filename().string();

@@ -77,16 +77,19 @@ TEST_F(JobsTest, EveryClassOfBadLineIsReportedAndTheRestKept) {
                                          "{\"id\": \"s\", \"prompt\": \"p\", \"steps\": 2.5}\n"  // 8
                                          "[1, 2]\n"                                          // 9
                                          "{\"id\": \"a/b\", \"prompt\": \"p\"}\n"            // 10
-                                         "{\"id\": \"ok2\", \"prompt\": \"also fine\"}\n"),  // 11
+                                         "{\"id\": \"ok2\", \"prompt\": \"also fine\"}\n"  // 11
+                                         "{\"id\": \"h\", \"prompt\": \"p\", \"seed\": 1e400}\n"  // 12
+                                         "{\"id\": \"g\", \"prompt\": \"p\", \"cfg_scale\": 1e300}\n"),  // 13
                                    ItemDefaults{});
   ASSERT_EQ(m.items.size(), 2u);
   EXPECT_EQ(m.items[0].id, "ok1");
   EXPECT_EQ(m.items[1].id, "ok2");
-  ASSERT_EQ(m.bad_lines.size(), 9u);
+  ASSERT_EQ(m.bad_lines.size(), 11u);
   const std::pair<int64_t, const char*> expected[] = {
-      {2, "not valid JSON"}, {3, "unknown field 'colour'"}, {4, "'frames' must be positive"},
-      {5, "empty prompt"},   {6, "not valid UTF-8"},       {7, "duplicate id 'ok1' (first used on line 1)"},
-      {8, "'steps' must be an integer"}, {9, "expected a JSON object"}, {10, "outside [A-Za-z0-9._-]"}};
+      {2, "not valid JSON"}, {3, "unknown field 'colour'"}, {4, "'frames' must be between 17 and 1020"},
+      {5, "'prompt' is empty"}, {6, "not valid UTF-8"}, {7, "duplicate id 'ok1' (first used on line 1)"},
+      {8, "'steps' must be an integer"}, {9, "expected a JSON object"}, {10, "outside [A-Za-z0-9._-]"},
+      {12, "not valid JSON: number overflow"}, {13, "'cfg_scale' must be a finite number"}};
   for (const auto& [line, text] : expected) {
     const BadLine* b = bad_at(m, line);
     ASSERT_NE(b, nullptr) << "line " << line;

@@ -36,6 +36,20 @@ TEST(DType, F16RoundTripAndRounding) {
   }
 }
 
+TEST(Tensor, AllFiniteFindsNanAndInfinityInEveryFloatDtype) {
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16}) {
+    Tensor t = Tensor::full(Shape{3, 4}, 1.5f).to(dtype);
+    EXPECT_TRUE(all_finite(t));
+    for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+      Tensor f = Tensor::full(Shape{3, 4}, 1.5f);
+      f.data<float>()[7] = bad;
+      EXPECT_FALSE(all_finite(f.to(dtype))) << dtype_name(dtype) << " " << bad;
+      EXPECT_TRUE(all_finite(f.to(dtype).slice(0, 0, 1))) << "row 0 holds no bad value";
+    }
+  }
+  EXPECT_TRUE(all_finite(Tensor::zeros(Shape{2}, DType::I64)));
+}
+
 TEST(Tensor, ViewsShareStorage) {
   Tensor t = Tensor::empty(Shape{2, 3, 4}, DType::F32);
   for (int i = 0; i < 24; ++i) t.data<float>()[i] = static_cast<float>(i);

@@ -2,9 +2,14 @@
 
 #include <unistd.h>
 
+#include <fstream>
+#include <set>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
+#include "io/json_file.h"
 #include "models/presets/tiny_model.h"
 
 namespace sv::presets {
@@ -54,13 +59,67 @@ class RemoveOnExit {
   fs::path path_;
 };
 
-// True if `out` exists and may not be replaced.
-bool occupied(const fs::path& out, bool force) {
+// Every file and directory under `dir`, relative to it, in a stable order.
+std::set<std::string> tree_of(const fs::path& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    names.insert(e.path().lexically_relative(dir).generic_string());
+  }
+  return names;
+}
+
+// Records what init-model wrote, so that --force can later tell this
+// directory from any other (a user's files are never removed).
+void write_marker(const fs::path& dir, const ModelPreset& preset, uint64_t seed) {
+  nlohmann::ordered_json marker;
+  marker["written_by"] = "stepvideo init-model";
+  marker["preset"] = std::string(preset.name);
+  marker["seed"] = seed;
+  marker["entries"] = tree_of(dir);
+  std::ofstream f(dir / kInitModelMarker);
+  f << marker.dump(2) << "\n";
+  SV_CHECK_AS(InputError, f.good(), "{}: cannot write {}", dir.string(), kInitModelMarker);
+}
+
+std::string first_few(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < 3; ++i) s += (i ? ", " : "") + names[i];
+  if (names.size() > 3) s += fmt::format(" and {} more", names.size() - 3);
+  return s;
+}
+
+// Throws unless `out` may be (re)placed: absent, empty, or (with force) a
+// model directory that init-model wrote and nobody added to since.
+void check_replaceable(const fs::path& out, bool force) {
   std::error_code ec;
   const fs::file_status st = fs::symlink_status(out, ec);
-  if (!fs::exists(st)) return false;
+  if (!fs::exists(st)) return;
   SV_CHECK_AS(InputError, fs::is_directory(st), "{}: exists and is not a directory", out.string());
-  return !force && !fs::is_empty(out, ec);
+  if (fs::is_empty(out, ec)) return;
+  SV_CHECK_AS(InputError, force,
+              "{}: directory exists and is not empty (--force replaces a model directory that init-model wrote)",
+              out.string());
+  const fs::path marker_path = out / kInitModelMarker;
+  SV_CHECK_AS(InputError, fs::is_regular_file(marker_path, ec),
+              "{}: not a model directory written by init-model (no {}): --force replaces only those; "
+              "nothing was changed",
+              out.string(), kInitModelMarker);
+  std::set<std::string> written;
+  try {
+    const nlohmann::json marker = io::read_json_file(marker_path);
+    for (const auto& e : marker.at("entries")) written.insert(e.get<std::string>());
+  } catch (const std::exception& e) {
+    throw InputError(fmt::format("{}: unreadable ({}): --force replaces only model directories init-model "
+                                 "wrote; nothing was changed",
+                                 marker_path.string(), e.what()));
+  }
+  std::vector<std::string> foreign;
+  for (const std::string& name : tree_of(out)) {
+    if (name != kInitModelMarker && !written.count(name)) foreign.push_back(name);
+  }
+  SV_CHECK_AS(InputError, foreign.empty(),
+              "{}: holds {} file(s) init-model did not write ({}): move them away first; nothing was changed",
+              out.string(), foreign.size(), first_few(foreign));
 }
 
 }  // namespace
@@ -70,8 +129,7 @@ void init_model_directory(const ModelPreset& preset, const fs::path& out_arg,
   SV_CHECK_AS(InputError, !out_arg.empty(), "init-model: the output directory is empty");
   fs::path out = fs::absolute(out_arg).lexically_normal();
   if (!out.has_filename()) out = out.parent_path();  // "dir/" -> "dir"
-  SV_CHECK_AS(InputError, !occupied(out, options.force),
-              "{}: directory exists and is not empty (use --force to replace it)", out.string());
+  check_replaceable(out, options.force);
 
   const fs::path parent = out.parent_path();
   std::error_code ec;
@@ -89,10 +147,10 @@ void init_model_directory(const ModelPreset& preset, const fs::path& out_arg,
               ec ? ec.message() : "it exists");
   RemoveOnExit remove_tmp(tmp);
   preset.write(tmp, options.seed);
+  write_marker(tmp, preset, options.seed);
 
   // Checked again: something may have appeared while the model was written.
-  SV_CHECK_AS(InputError, !occupied(out, options.force),
-              "{}: directory exists and is not empty (use --force to replace it)", out.string());
+  check_replaceable(out, options.force);
   fs::path old;
   if (fs::exists(fs::symlink_status(out, ec))) {
     old = parent / (stem + ".old." + pid);

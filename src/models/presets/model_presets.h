@@ -22,14 +22,19 @@ std::string model_preset_names();                              // "tiny" / "a, b
 
 struct InitModelOptions {
   uint64_t seed = 0;
-  bool force = false;  // replace an existing non-empty directory
+  bool force = false;  // replace a model directory init-model wrote earlier
 };
+
+// The file init-model leaves at the top of every model directory it writes:
+// the preset, the seed and every entry it wrote.
+inline constexpr const char* kInitModelMarker = "stepvideo-init-model.json";
 
 // Writes the preset into a temporary directory beside `out` and renames it to
 // `out` when complete; the temporary directory is removed on failure. An
-// existing empty `out` is replaced; a non-empty one only with force (the old
+// existing empty `out` is replaced; a non-empty one only with force, and only
+// when its marker says init-model wrote it and it holds nothing else (the old
 // one is removed after the new one is in place). InputError naming the path
-// when `out` is a file, is not empty, or cannot be written.
+// when `out` is a file, holds anything else, or cannot be written.
 void init_model_directory(const ModelPreset& preset, const std::filesystem::path& out,
                           const InitModelOptions& options);
 

@@ -7,6 +7,8 @@
 namespace sv::vae {
 
 void SpatialTiling::validate() const {
+  SV_CHECK_AS(ConfigError, tile >= 0, "VAE tiling: the tile ({}) must be 0 (off) or positive, in latent positions",
+              tile);
   if (!enabled()) return;
   SV_CHECK_AS(ConfigError, overlap > 0 && overlap * 2 <= tile,
               "VAE tiling: the overlap ({}) must be positive and at most half the tile ({}), in "
