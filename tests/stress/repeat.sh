@@ -12,14 +12,13 @@ regex=$1 n=$2 build=${3:-$(dirname "$0")/../../build}
 logs=${REPEAT_LOGS:-/tmp/stepvideo-repeat}
 mkdir -p "$logs"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-# The fixtures the tests need (the tiny model) are set up once, outside the count.
-ctest --test-dir "$build" -R "$regex" -FA '.*' >/dev/null 2>&1 || true
-tests=$(ctest --test-dir "$build" -R "$regex" -FA ".*" -N | grep -c 'Test *#')
+# Each run includes the fixtures the tests need (writing the tiny model: a second).
+tests=$(ctest --test-dir "$build" -R "$regex" -N | grep -c 'Test *#')
 ((tests > 0)) || { echo "repeat: no test matches '$regex'" >&2; exit 2; }
 failed=0 start=$SECONDS
 for ((i = 1; i <= n; ++i)); do
   out=$logs/run-$i.log
-  if ctest --test-dir "$build" -R "$regex" -FS '.*' --output-on-failure >"$out" 2>&1; then
+  if ctest --test-dir "$build" -R "$regex" --output-on-failure >"$out" 2>&1; then
     rm -f "$out"
     echo "run $i/$n: pass ($tests test(s))"
   else
