@@ -25,6 +25,7 @@
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
 #include "stages/generation_request.h"
+#include "stages/memory_estimate.h"
 #include "stages/step_progress.h"
 #include "stages/text_encode_stage.h"
 #include "stages/write_stage.h"
@@ -112,6 +113,12 @@ int cmd_generate(const Args& args, const Context& context) {
   // Every component is checked before the first denoising step: a broken VAE
   // file must not cost the whole trajectory.
   check_vae_files(model);
+  const MemoryEstimate memory = estimate_memory(
+      model, MemoryRequest{.size = size, .batch = 1, .guided = denoise.cfg_scale > 1.0f, .all_models_loaded = false,
+                           .offload = vm["offload"].as<bool>(), .model_shards = layout.tp * layout.pp,
+                           .sequence_shards = layout.sp, .vae_tile = vae_decode.tiling.tile});
+  check_memory(memory, available_memory(), "this video (" + describe_size(size) + ")");
+  log_debug("memory estimate: {}", memory.describe());
   const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
   const Shape latent_shape = video_latent_shape(size, dit_config.in_channels);
   Tensor latents;

@@ -190,7 +190,13 @@ int cmd_run(const Args& args, const Context& context) {
                                            .layout = groups.layout.str(),
                                            .allow_foreign_files = vm["allow-foreign-files"].as<bool>(),
                                            .new_run = vm["new-run"].as<bool>(),
-                                           .verify_outputs = vm["verify-outputs"].as<bool>()});
+                                           .verify_outputs = vm["verify-outputs"].as<bool>(),
+                                           .memory = MemoryRequest{.size = VideoSize{}, .batch = batch_size,
+                                                                   .guided = true, .all_models_loaded = true,
+                                                                   .offload = vm["offload"].as<bool>(),
+                                                                   .model_shards = layout.tp * layout.pp,
+                                                                   .sequence_shards = layout.sp,
+                                                                   .vae_tile = wopts.vae_decode.tiling.tile}});
     has_work = side->coordinator->has_work() ? 1 : 0;
     identity_text = json(side->identity).dump();
   }

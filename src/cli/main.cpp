@@ -107,8 +107,10 @@ int main(int argc, char** argv) {
       message = std::string("usage error: ") + e.what() + " (see stepvideo " + argv[1] + " --help)";
       code = sv::cli::kExitUsage;
     } catch (const std::bad_alloc&) {
-      message = "out of memory";
-      code = sv::cli::kExitInternal;
+      // Almost always a request larger than the machine (README "Limits", "Memory").
+      message = "input error: out of memory: the request needs more memory than this process can get; use smaller "
+                "sizes, --offload, --vae-tile or more ranks";
+      code = sv::cli::kExitInput;
     } catch (const std::exception& e) {
       message = std::string("internal error: ") + e.what();
       code = sv::cli::kExitInternal;

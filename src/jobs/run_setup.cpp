@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/log.h"
@@ -159,23 +160,39 @@ int64_t recheck(const RunRequest& r, const RunIdentity& id, const std::vector<Jo
   return redo;
 }
 
-// Items whose file names are taken by files this run cannot call its own fail
-// at once: nothing of anybody else's is replaced.
-std::vector<json> taken_names(const RunRequest& r, const RunIdentity& id, std::vector<JobItem>& fresh) {
+// Why an item cannot run at all, or nothing: its file names are taken by
+// files this run cannot call its own (nothing of anybody else's is replaced),
+// or it cannot fit in memory.
+std::optional<std::string> cannot_run(const RunRequest& r, const RunIdentity& id, const JobItem& i,
+                                      uint64_t available) {
+  for (const std::string& n : item_output_names(i.id, r.codec)) {
+    if (fs::exists(r.out / n) && !owned_by(r.out, i.id, id.owner_ids)) {
+      return n + " exists and was not written by this run: move it away, or give the item another id";
+    }
+  }
+  MemoryRequest m = r.memory;
+  m.size = VideoSize{i.frames, i.height, i.width};
+  m.batch = r.batch_size;
+  m.guided = i.cfg_scale > 1.0f;
+  try {
+    check_memory(estimate_memory(r.model, m), available,
+                 fmt::format("a batch of {} x {}", r.batch_size, describe_size(m.size)));
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return std::nullopt;
+}
+
+std::vector<json> refuse_unrunnable(const RunRequest& r, const RunIdentity& id, std::vector<JobItem>& fresh) {
   std::vector<json> failed;
   std::vector<JobItem> keep;
+  const uint64_t available = available_memory();
   for (JobItem& i : fresh) {
-    std::string taken;
-    for (const std::string& n : item_output_names(i.id, r.codec)) {
-      if (fs::exists(r.out / n) && !owned_by(r.out, i.id, id.owner_ids)) taken = n;
-    }
-    if (taken.empty()) {
+    if (const auto why = cannot_run(r, id, i, available)) {
+      failed.push_back(json{{"event", "failed"}, {"id", i.id}, {"line", i.line}, {"reason", *why}});
+    } else {
       keep.push_back(std::move(i));
-      continue;
     }
-    failed.push_back(json{{"event", "failed"}, {"id", i.id}, {"line", i.line},
-                          {"reason", taken + " exists and was not written by this run: move it away, or give the "
-                                             "item another id"}});
   }
   fresh = std::move(keep);
   return failed;
@@ -271,7 +288,7 @@ RunSetup open_run(const RunRequest& r) {
       fresh.push_back(i);
     }
   }
-  const std::vector<json> refused = taken_names(r, side.identity, fresh);
+  const std::vector<json> refused = refuse_unrunnable(r, side.identity, fresh);
   std::vector<Batch> rest = plan_batches(fresh, r.batch_size, static_cast<int64_t>(plan.size()));
   plan.insert(plan.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
   stats.total = static_cast<int64_t>(side.manifest.items.size() + side.manifest.bad_lines.size());

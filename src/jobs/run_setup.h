@@ -19,6 +19,7 @@
 #include "jobs/manifest.h"
 #include "jobs/run_files.h"
 #include "jobs/run_lock.h"
+#include "stages/memory_estimate.h"
 
 namespace sv::jobs {
 
@@ -38,6 +39,9 @@ struct RunRequest {
   bool new_run = false;
   // Check finished items' files by SHA-256 too, not only by size.
   bool verify_outputs = false;
+  // How the replicas hold the models (sizes filled in per item): an item that
+  // cannot fit in memory fails before any model loads.
+  MemoryRequest memory;
 };
 
 // Who this run is, for sidecars and for telling its files from anybody else's.

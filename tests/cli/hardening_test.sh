@@ -116,6 +116,16 @@ refuse 5 "nan.safetensors: the latents contain NaN or infinity" "$sv" decode --m
 refuse 5 "nan.safetensors: the initial latents contain NaN or infinity" "$sv" generate --model m --prompt p "${S[@]}" --init-latents nan.safetensors --out n2.mp4
 [[ ! -e n2.mp4 ]] || fail "generate from NaN latents wrote n2.mp4"
 
+# Row 6: sizes have a maximum, and what cannot fit in memory is refused with the estimate.
+refuse 2 "--frames must be between 17 and 1020" timeout 30 "$sv" generate --model m --prompt p --frames 1000000000 --out big.mp4
+refuse 5 "needs about [0-9.]+ GiB \(weights .*\), but this process has [0-9.]+ GiB available" \
+  timeout 30 "$sv" generate --model m --prompt p --frames 1020 --height 4096 --width 4096 --steps 2 --out big.mp4
+printf '{"id":"small","prompt":"ok"}\n{"id":"huge","prompt":"ok","frames":1020,"height":4096,"width":4096}\n' >big.jsonl
+rc=0; timeout 120 "$sv" run --model m --manifest big.jsonl --out rbig "${S[@]}" >rbig.log 2>&1 || rc=$?
+[[ $rc == 9 && -f rbig/small.mp4 ]] || fail "run with one item too big for memory: exit $rc (expected 9, small done)"
+grep -q "huge (line 2) failed: a batch of 1 x 1020 frames of 4096x4096 (w x h) needs about" rbig.log ||
+  fail "the item too big for memory was not failed with the estimate: $(grep huge rbig.log)"
+
 # Row 8: generate checks the VAE before any denoising step.
 cp -r m mm && truncate -s 1000 mm/vae/vae_v2.safetensors
 err=$("$sv" generate --model mm --prompt p "${S[@]}" --out t.mp4 2>&1 >/dev/null); rc=$?
