@@ -68,4 +68,11 @@ void json_throw_type(const std::filesystem::path& file, std::string_view key,
 
 }  // namespace detail
 
+nlohmann::json read_json_or_null(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
+
 }  // namespace sv::io

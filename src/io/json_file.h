@@ -24,6 +24,10 @@ namespace sv::io {
 // message with line and column>".
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
+// The file's JSON, or null when it is missing or not valid JSON (for files a
+// program reads back opportunistically: a run's own plan, another run's).
+nlohmann::json read_json_or_null(const std::filesystem::path& path);
+
 // A nlohmann::json exception's message without its "[json.exception...] " tag.
 std::string json_error_text(const std::exception& e);
 

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/sha256.h"
+#include "io/json_file.h"
 #include "jobs/run_outputs.h"
 #include "models/model_directory.h"
 #include "stages/write_stage.h"
@@ -33,13 +34,6 @@ void from_json(const json& j, RunIdentity& r) {
 }
 
 namespace {
-
-json read_json_or_null(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return nullptr;
-  json j = json::parse(in, nullptr, false);
-  return j.is_discarded() ? json(nullptr) : j;
-}
 
 // The options that define every item's video unless its line says otherwise.
 json run_defaults(const RunRequest& r, const std::string& model_sha256) {
@@ -67,14 +61,14 @@ RunIdentity identify(const RunRequest& r, const RunFiles& files) {
   RunIdentity id;
   id.codec = r.codec;
   id.model_sha256 = Sha256::hex(model_identity(r.model).dump());
-  const json earlier = read_json_or_null(files.plan());
+  const json earlier = io::read_json_or_null(files.plan());
   id.run_id = earlier.is_object() && !r.new_run ? earlier.value("run_id", "") : "";
   if (id.run_id.empty()) id.run_id = new_run_id();
   id.owner_ids.insert(id.run_id);
   for (const auto& e : fs::directory_iterator(r.out)) {
     const std::string n = e.path().filename().string();
     if (!(n == "run.json" || (n.starts_with("run.shard-") && n.ends_with(".json")))) continue;
-    const json plan = read_json_or_null(e.path());
+    const json plan = io::read_json_or_null(e.path());
     if (!plan.is_object()) continue;
     if (plan.contains("run_id")) id.owner_ids.insert(plan["run_id"].get<std::string>());
     for (const json& o : plan.value("earlier_run_ids", json::array())) id.owner_ids.insert(o.get<std::string>());
@@ -99,7 +93,7 @@ bool is_run_file(const fs::path& out, const std::string& n) {
   }
   if (!named) return false;
   if (suffix.starts_with(".20")) return true;
-  const json plan = read_json_or_null(out / ("run" + suffix + ".json"));
+  const json plan = io::read_json_or_null(out / ("run" + suffix + ".json"));
   return plan.is_object() && plan.contains("run_id");
 }
 
@@ -222,7 +216,7 @@ RunSetup open_run(const RunRequest& r) {
 
   std::vector<std::string> earlier_ids;
   if (r.new_run) {
-    const json old = read_json_or_null(side.files.plan());
+    const json old = io::read_json_or_null(side.files.plan());
     if (old.is_object() && old.contains("run_id")) earlier_ids.push_back(old["run_id"].get<std::string>());
     if (old.is_object()) {
       for (const json& o : old.value("earlier_run_ids", json::array())) earlier_ids.push_back(o.get<std::string>());
@@ -302,7 +296,7 @@ RunSetup open_run(const RunRequest& r) {
   for (const BadLine& b : side.manifest.bad_lines) {
     plan_json["bad_lines"].push_back({{"line", b.line}, {"reason", b.reason}});
   }
-  const json earlier = read_json_or_null(side.files.plan());
+  const json earlier = io::read_json_or_null(side.files.plan());
   if (earlier.is_object() && earlier.value("manifest_sha256", "") != all.sha256) {
     log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
              r.manifest.string());

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "jobs/journal.h"
 #include "jobs/run_lock.h"
 
@@ -25,13 +26,6 @@ const char* state_name(RunState s) {
     case RunState::Crashed: return "crashed";
   }
   return "?";
-}
-
-json read_json_or_null(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) return nullptr;
-  json j = json::parse(in, nullptr, false);
-  return j.is_discarded() ? json(nullptr) : j;
 }
 
 // How the last run on this journal ended, from its last start/stop records.
@@ -87,7 +81,7 @@ std::vector<ShardStatus> read_run_status(const fs::path& out) {
   SV_CHECK_AS(InputError, !plans.empty(), "{}: no stepvideo run here (no run.json)", out.string());
   std::vector<ShardStatus> shards;
   for (const fs::path& plan_path : plans) {
-    const json plan = read_json_or_null(plan_path);
+    const json plan = io::read_json_or_null(plan_path);
     SV_CHECK_AS(InputError, plan.is_object(), "{}: unreadable run description", plan_path.string());
     ShardStatus s;
     s.manifest = plan.value("manifest", "?");
