@@ -14,6 +14,7 @@
 #include "parallel/agreement.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
+#include "stages/generation_request.h"
 #include "stages/step_progress.h"
 #include "stages/write_stage.h"
 
@@ -279,7 +280,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
   // 2. Initial latents: each item's own noise (independent of the batch), or
   // the trajectory a preempted run saved.
   const DitConfig& dc = dit_->config();
-  const Shape one{1, first.frames / 17 * 3, dc.in_channels, first.height / 16, first.width / 16};
+  const Shape one = video_latent_shape(VideoSize{first.frames, first.height, first.width}, dc.in_channels);
   Tensor latents = Tensor::empty(Shape{n, one[1], one[2], one[3], one[4]}, DType::F32);
   if (!batch.state.empty()) {
     const Tensor saved = io::read_hdf5(options_.out_dir / batch.state, "latents");
