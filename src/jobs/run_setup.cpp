@@ -192,6 +192,123 @@ std::vector<json> refuse_unrunnable(const RunRequest& r, const RunIdentity& id, 
   return failed;
 }
 
+// This shard's items and bad lines of the manifest.
+Manifest shard_manifest(const RunRequest& r) {
+  Manifest all = read_manifest(r.manifest, r.defaults);
+  Manifest mine;
+  mine.path = all.path;
+  mine.sha256 = all.sha256;
+  mine.format = all.format;
+  for (auto& item : all.items) {
+    if (r.shard.contains(item.line)) mine.items.push_back(std::move(item));
+  }
+  for (auto& bad : all.bad_lines) {
+    if (r.shard.contains(bad.line)) mine.bad_lines.push_back(std::move(bad));
+  }
+  for (const BadLine& b : mine.bad_lines) log_warn("{}:{}: bad line: {}", r.manifest.string(), b.line, b.reason);
+  return mine;
+}
+
+// --new-run: the earlier run's ids (its files stay replaceable) and its journal set aside.
+std::vector<std::string> start_over(const RunFiles& files) {
+  std::vector<std::string> earlier;
+  const json old = io::read_json_or_null(files.plan());
+  if (old.is_object()) {
+    if (old.contains("run_id")) earlier.push_back(old["run_id"].get<std::string>());
+    for (const json& o : old.value("earlier_run_ids", json::array())) earlier.push_back(o.get<std::string>());
+  }
+  set_aside(files);
+  return earlier;
+}
+
+// Half-written files of a killed run: only ours (other shards may be live).
+void remove_leftovers(const RunRequest& r, const RunFiles& files, const Manifest& manifest) {
+  std::set<std::string> ours{files.summary().filename().string(), files.plan().filename().string()};
+  for (const JobItem& i : manifest.items) {
+    for (const std::string& n : item_output_names(i.id, r.codec)) ours.insert(n);
+    ours.insert(i.id + ".h5");
+  }
+  if (const int64_t n = remove_temporaries(r.out, ours)) {
+    log_info("removed {} half-written file(s) left by an interrupted run", n);
+  }
+}
+
+struct Work {
+  std::vector<Batch> plan;  // continued batches first, then fresh ones
+  int64_t continued = 0, fresh_items = 0;
+  RunStats stats;
+  std::vector<json> refused;  // "failed" records of items that cannot run at all
+};
+
+// The journal replayed: finished items skipped, suspended batches continued
+// from their saved state (spent states removed), the rest planned in batches.
+Work plan_work(const RunRequest& r, const RunFiles& files, const RunIdentity& identity, const Manifest& manifest,
+               const JournalState& state) {
+  Work w;
+  std::set<std::string> in_suspended;
+  std::map<std::string, const JobItem*> by_id;
+  for (const JobItem& i : manifest.items) by_id[i.id] = &i;
+  for (const json& rec : state.suspended) {
+    Batch b = rec.at("batch").get<Batch>();
+    bool usable = fs::exists(r.out / b.state);
+    for (const JobItem& i : b.items) usable = usable && by_id.count(i.id);
+    if (!usable) {
+      log_warn("{}: the saved state of a preempted batch is missing or its items left the manifest; "
+               "those items start over", b.state);
+      continue;
+    }
+    b.index = static_cast<int64_t>(w.plan.size());
+    for (const JobItem& i : b.items) in_suspended.insert(i.id);
+    w.plan.push_back(std::move(b));
+  }
+  w.continued = static_cast<int64_t>(w.plan.size());
+  // Saved states nobody will continue (their items finished, or a crash
+  // between the record and the cleanup) are spent.
+  std::set<std::string> live_states;
+  for (const Batch& b : w.plan) live_states.insert(fs::path(b.state).filename().string());
+  std::error_code ec;
+  if (fs::is_directory(files.partial_dir())) {
+    for (const auto& e : fs::directory_iterator(files.partial_dir())) {
+      const std::string name = e.path().filename().string();
+      const std::string id = name.size() > 3 ? name.substr(0, name.size() - 3) : "";
+      if (by_id.count(id) && !live_states.count(name)) fs::remove(e.path(), ec);
+    }
+  }
+  std::vector<JobItem> fresh;
+  for (const JobItem& i : manifest.items) {
+    if (state.finished.count(i.id)) {
+      ++w.stats.resumed_done;
+    } else if (state.failed.count(i.id) && !r.retry_failed) {
+      ++w.stats.earlier_failed;
+    } else if (!in_suspended.count(i.id)) {
+      fresh.push_back(i);
+    }
+  }
+  w.refused = refuse_unrunnable(r, identity, fresh);
+  w.fresh_items = static_cast<int64_t>(fresh.size());
+  std::vector<Batch> rest = plan_batches(fresh, r.batch_size, static_cast<int64_t>(w.plan.size()));
+  w.plan.insert(w.plan.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
+  w.stats.total = static_cast<int64_t>(manifest.items.size() + manifest.bad_lines.size());
+  w.stats.bad_lines = static_cast<int64_t>(manifest.bad_lines.size());
+  return w;
+}
+
+// The run's description, for `status` and for the next run here.
+void write_plan(const RunRequest& r, const RunFiles& files, const Manifest& manifest, const RunIdentity& identity,
+                const std::vector<std::string>& earlier_ids) {
+  json plan{{"manifest", fs::absolute(r.manifest).string()}, {"manifest_sha256", manifest.sha256},
+            {"shard_suffix", r.shard.suffix()}, {"layout", r.layout}, {"run_id", identity.run_id},
+            {"earlier_run_ids", earlier_ids}, {"ids", json::array()}, {"bad_lines", json::array()}};
+  for (const JobItem& i : manifest.items) plan["ids"].push_back(i.id);
+  for (const BadLine& b : manifest.bad_lines) plan["bad_lines"].push_back({{"line", b.line}, {"reason", b.reason}});
+  const json earlier = io::read_json_or_null(files.plan());
+  if (earlier.is_object() && earlier.value("manifest_sha256", "") != manifest.sha256) {
+    log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
+             r.manifest.string());
+  }
+  write_json_atomic(files.plan(), plan);
+}
+
 }  // namespace
 
 RunSetup open_run(const RunRequest& r) {
@@ -202,126 +319,40 @@ RunSetup open_run(const RunRequest& r) {
   SV_CHECK_AS(InputError, fs::is_directory(r.out) && ::access(r.out.c_str(), W_OK) == 0,
               "{}: cannot create or write the output directory", r.out.string());
   side.lock = std::make_unique<RunLock>(side.files.lock());
+  side.manifest = shard_manifest(r);
 
-  Manifest all = read_manifest(r.manifest, r.defaults);
-  side.manifest.path = all.path;
-  side.manifest.sha256 = all.sha256;
-  for (auto& item : all.items) {
-    if (r.shard.contains(item.line)) side.manifest.items.push_back(std::move(item));
-  }
-  for (auto& bad : all.bad_lines) {
-    if (r.shard.contains(bad.line)) side.manifest.bad_lines.push_back(std::move(bad));
-  }
-  for (const BadLine& b : side.manifest.bad_lines) log_warn("{}:{}: bad line: {}", r.manifest.string(), b.line, b.reason);
-
-  std::vector<std::string> earlier_ids;
-  if (r.new_run) {
-    const json old = io::read_json_or_null(side.files.plan());
-    if (old.is_object() && old.contains("run_id")) earlier_ids.push_back(old["run_id"].get<std::string>());
-    if (old.is_object()) {
-      for (const json& o : old.value("earlier_run_ids", json::array())) earlier_ids.push_back(o.get<std::string>());
-    }
-    set_aside(side.files);
-  }
+  const std::vector<std::string> earlier_ids = r.new_run ? start_over(side.files) : std::vector<std::string>{};
   side.identity = identify(r, side.files);
-  for (const std::string& e : earlier_ids) side.identity.owner_ids.insert(e);
+  side.identity.owner_ids.insert(earlier_ids.begin(), earlier_ids.end());
   const json defaults = run_defaults(r, side.identity.model_sha256);
   const std::vector<json> records = Journal::read(side.files.journal());
   if (records.empty()) refuse_foreign_files(r, side.files, side.identity);
   refuse_other_defaults(r, records, defaults);
+  remove_leftovers(r, side.files, side.manifest);
 
-  // Half-written files of a killed run: only ours (other shards may be live).
-  std::set<std::string> ours{side.files.summary().filename().string(), side.files.plan().filename().string()};
-  for (const JobItem& i : side.manifest.items) {
-    for (const std::string& n : item_output_names(i.id, r.codec)) ours.insert(n);
-    ours.insert(i.id + ".h5");
-  }
-  if (const int64_t n = remove_temporaries(r.out, ours)) {
-    log_info("removed {} half-written file(s) left by an interrupted run", n);
-  }
-
-  // Replay the journal: skip what is finished, continue what was suspended.
   JournalState state = replay(records);
   const int64_t redo = recheck(r, side.identity, side.manifest.items, state);
-  std::set<std::string> in_suspended;
-  std::vector<Batch> plan;
-  RunStats stats;
-  std::map<std::string, const JobItem*> by_id;
-  for (const JobItem& i : side.manifest.items) by_id[i.id] = &i;
-  for (const json& rec : state.suspended) {
-    Batch b = rec.at("batch").get<Batch>();
-    bool usable = fs::exists(r.out / b.state);
-    for (const JobItem& i : b.items) usable = usable && by_id.count(i.id);
-    if (!usable) {
-      log_warn("{}: the saved state of a preempted batch is missing or its items left the manifest; "
-               "those items start over", b.state);
-      continue;
-    }
-    b.index = static_cast<int64_t>(plan.size());
-    for (const JobItem& i : b.items) in_suspended.insert(i.id);
-    plan.push_back(std::move(b));
-  }
-  // Saved states nobody will continue (their items finished, or a crash
-  // between the record and the cleanup) are spent.
-  std::set<std::string> live_states;
-  for (const Batch& b : plan) live_states.insert(fs::path(b.state).filename().string());
-  if (fs::is_directory(side.files.partial_dir())) {
-    for (const auto& e : fs::directory_iterator(side.files.partial_dir())) {
-      const std::string name = e.path().filename().string();
-      const std::string id = name.size() > 3 ? name.substr(0, name.size() - 3) : "";
-      if (by_id.count(id) && !live_states.count(name)) fs::remove(e.path(), ec);
-    }
-  }
-  std::vector<JobItem> fresh;
-  for (const JobItem& i : side.manifest.items) {
-    if (state.finished.count(i.id)) {
-      ++stats.resumed_done;
-    } else if (state.failed.count(i.id) && !r.retry_failed) {
-      ++stats.earlier_failed;
-    } else if (!in_suspended.count(i.id)) {
-      fresh.push_back(i);
-    }
-  }
-  const std::vector<json> refused = refuse_unrunnable(r, side.identity, fresh);
-  std::vector<Batch> rest = plan_batches(fresh, r.batch_size, static_cast<int64_t>(plan.size()));
-  plan.insert(plan.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
-  stats.total = static_cast<int64_t>(side.manifest.items.size() + side.manifest.bad_lines.size());
-  stats.bad_lines = static_cast<int64_t>(side.manifest.bad_lines.size());
-
-  // The run's description, for `status` and for the next run here.
-  json plan_json{{"manifest", fs::absolute(r.manifest).string()}, {"manifest_sha256", all.sha256},
-                 {"shard_suffix", r.shard.suffix()}, {"layout", r.layout}, {"run_id", side.identity.run_id},
-                 {"earlier_run_ids", earlier_ids}, {"ids", json::array()}, {"bad_lines", json::array()}};
-  for (const JobItem& i : side.manifest.items) plan_json["ids"].push_back(i.id);
-  for (const BadLine& b : side.manifest.bad_lines) {
-    plan_json["bad_lines"].push_back({{"line", b.line}, {"reason", b.reason}});
-  }
-  const json earlier = io::read_json_or_null(side.files.plan());
-  if (earlier.is_object() && earlier.value("manifest_sha256", "") != all.sha256) {
-    log_warn("{}: the manifest changed since the last run in this directory; items are matched by id",
-             r.manifest.string());
-  }
-  write_json_atomic(side.files.plan(), plan_json);
+  Work w = plan_work(r, side.files, side.identity, side.manifest, state);
+  write_plan(r, side.files, side.manifest, side.identity, earlier_ids);
 
   side.journal = std::make_unique<Journal>(side.files.journal());
   side.journal->append(json{{"event", "start"}, {"time", utc_now()}, {"pid", ::getpid()}, {"layout", r.layout},
                             {"run_id", side.identity.run_id}, {"defaults", defaults},
-                            {"planned_items", static_cast<int64_t>(fresh.size())},
-                            {"continued_batches", static_cast<int64_t>(state.suspended.size())},
-                            {"resumed_done", stats.resumed_done}, {"redone", redo}});
-  for (json f : refused) {
+                            {"planned_items", w.fresh_items}, {"continued_batches", w.continued},
+                            {"resumed_done", w.stats.resumed_done}, {"redone", redo}});
+  for (json f : w.refused) {
     log_warn("{} (line {}) failed: {}", f["id"].get<std::string>(), f["line"].get<int64_t>(),
              f["reason"].get<std::string>());
     f["time"] = utc_now();
     side.journal->append(f);
-    ++stats.failed;
+    ++w.stats.failed;
   }
   log_info("run: {} item(s) in {} ({} bad line(s)); {} already done, {} failed earlier{}, {} batch(es) to run "
            "({} continued mid-trajectory)",
-           side.manifest.items.size(), r.manifest.string(), stats.bad_lines, stats.resumed_done,
-           stats.earlier_failed, stats.earlier_failed ? " (--retry-failed re-runs them)" : "", plan.size(),
-           plan.size() - rest.size());
-  side.coordinator = std::make_unique<Coordinator>(*side.journal, r.out, std::move(plan), std::move(stats));
+           side.manifest.items.size(), r.manifest.string(), w.stats.bad_lines, w.stats.resumed_done,
+           w.stats.earlier_failed, w.stats.earlier_failed ? " (--retry-failed re-runs them)" : "", w.plan.size(),
+           w.continued);
+  side.coordinator = std::make_unique<Coordinator>(*side.journal, r.out, std::move(w.plan), std::move(w.stats));
   return side;
 }
 

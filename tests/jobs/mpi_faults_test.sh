@@ -209,13 +209,20 @@ case $scenario in
     if grep -q MPI_ABORT "$work/slow.err"; then fail "an item timeout aborted the job"; fi
     ;;
   preempt)
-    "${launcher[@]}" "$sv" "${run_args[@]}" >"$work/preempted.out" 2>"$work/preempted.err" &
+    "${launcher[@]}" "$sv" "${run_args[@]}" --progress-interval 0 >"$work/preempted.out" 2>"$work/preempted.err" &
     pid=$!
     t0=$(now_ms)
-    until (($(done_ids) >= 1)); do
-      kill -0 "$pid" 2>/dev/null || fail "the run ended before any item was done (log: $work/preempted.err)"
-      (($(now_ms) - t0 < 120000)) || fail "no item done after 120 s"
-      sleep 0.2
+    # One item done and, after it, a batch at step 10 of 30: a replica is surely
+    # mid-trajectory. (Signalled at the first done record alone, every replica could be
+    # between batches, with nothing to save: that was this test's race.)
+    mid_trajectory() {
+      (($(done_ids) >= 1)) &&
+        awk '/\] done /{d=1} d && /step 10\/30 /{f=1} END{exit !f}' "$work/preempted.err"
+    }
+    until mid_trajectory; do
+      kill -0 "$pid" 2>/dev/null || fail "the run ended before a batch was mid-trajectory (log: $work/preempted.err)"
+      (($(now_ms) - t0 < 120000)) || fail "no batch mid-trajectory after 120 s"
+      sleep 0.05
     done
     kill -USR1 "$pid"
     t0=$(now_ms)
@@ -227,7 +234,7 @@ case $scenario in
     note "SIGUSR1 after $(done_ids) done: exit $RC after ${SECS}s"
     expect_rc 75 preempted
     expect_prompt 20 "stopping after SIGUSR1"
-    saved=$(find "$out/.partial" -name '*.h5' 2>/dev/null | wc -l)
+    saved=$( (find "$out/.partial" -name '*.h5' 2>/dev/null || true) | wc -l)
     ((saved >= 1)) || fail "no saved state in $out/.partial"
     status_text status "$out" 75
     grep -Eq '[1-9][0-9]* suspended' <<<"$status" || fail "status shows no suspended item: $status"
