@@ -13,6 +13,7 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece libicu-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   slurm-wlm munge libpmix2
+  jq
 )
 
 missing=()

@@ -17,18 +17,13 @@
 #include "cli/sampling_presets.h"
 #include "core/elapsed.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "io/tensor_file.h"
 #include "io/video_writer.h"
 #include "models/model_directory.h"
 #include "parallel/mpi_groups.h"
-#include "stages/decode_stage.h"
-#include "stages/denoise_stage.h"
-#include "stages/generation_request.h"
+#include "stages/generation_pipeline.h"
 #include "stages/memory_estimate.h"
 #include "stages/step_progress.h"
-#include "stages/text_encode_stage.h"
-#include "stages/write_stage.h"
 
 namespace sv::cli {
 
@@ -110,17 +105,23 @@ int cmd_generate(const Args& args, const Context& context) {
   SV_CHECK_AS(InputError, fs::is_directory(out_dir) && ::access(out_dir.c_str(), W_OK) == 0,
               "{}: output directory {} does not exist or is not writable", out, out_dir.string());
   check_model_directory(model);
-  // Every component is checked before the first denoising step: a broken VAE
-  // file must not cost the whole trajectory.
-  check_vae_files(model);
+  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
   const MemoryEstimate memory = estimate_memory(
       model, MemoryRequest{.size = size, .batch = 1, .guided = denoise.cfg_scale > 1.0f, .all_models_loaded = false,
                            .offload = vm["offload"].as<bool>(), .model_shards = layout.tp * layout.pp,
                            .sequence_shards = layout.sp, .vae_tile = vae_decode.tiling.tile});
   check_memory(memory, available_memory(), "this video (" + describe_size(size) + ")");
   log_debug("memory estimate: {}", memory.describe());
-  const DitConfig dit_config = DitConfig::from_file(fs::path(model) / "transformer" / "config.json");
-  const Shape latent_shape = video_latent_shape(size, dit_config.in_channels);
+  const ParallelGroups groups =
+      make_parallel_groups(context.mpi, layout, dit_config.num_attention_heads, dit_config.num_layers);
+  // One video: each model is loaded when its stage starts and released when done.
+  GenerationPipeline pipeline(PipelineOptions{.model_dir = model,
+                                              .residency = ModelResidency::StageWise,
+                                              .offload = vm["offload"].as<bool>(),
+                                              .vae_decode = vae_decode,
+                                              .text = TextEncodeOptions{}},
+                              groups);
+  const Shape latent_shape = pipeline.latent_shape(size);
   Tensor latents;
   if (!init_latents.empty()) {
     latents = io::read_latents_file(init_latents);
@@ -128,85 +129,55 @@ int cmd_generate(const Args& args, const Context& context) {
                 init_latents, latents.shape().str(), latent_shape.str());
     SV_CHECK_AS(InputError, all_finite(latents), "{}: the initial latents contain NaN or infinity", init_latents);
   } else {
-    latents = gaussian_noise(latent_shape, static_cast<uint64_t>(seed));
+    latents = pipeline.noise(size, {seed});
   }
   const bool writer = context.mpi.world_rank() == 0;
+  const PromptItem prompt_item{prompt, suffix, negative};
 
   const auto t_start = std::chrono::steady_clock::now();
   nlohmann::ordered_json timings;
+  // A stage's seconds without the loading of its model (listed on its own).
+  const auto stage_seconds = [&](std::chrono::steady_clock::time_point since, const char* load_key) {
+    return seconds_since(since) - pipeline.load_timings().value(load_key, 0.0);
+  };
+  auto t0 = t_start;
+  const DitConditioning cond =
+      batch_conditioning({pipeline.encode_text(prompt_item)}, denoise.cfg_scale > 1.0f);
+  timings["text_encode_s"] = stage_seconds(t0, "load_text_s");
 
-  // 1. Text.
-  auto t0 = std::chrono::steady_clock::now();
-  DitConditioning cond;
-  std::string used_negative, used_suffix;
-  {
-    TextEncodeStage text = TextEncodeStage::open(model);
-    used_negative = negative.value_or(text.options().negative_prompt);
-    used_suffix = suffix.value_or(text.options().positive_suffix);
-    const TextConditioning enc = text.encode({PromptItem{prompt, suffix, negative}});
-    const int64_t rows = denoise.cfg_scale > 1.0f ? 2 : 1;
-    cond.y = enc.y.slice(0, 0, rows).contiguous();
-    cond.clip = enc.clip_embedding.slice(0, 0, rows).to(DType::F32).contiguous();
-    cond.mask = enc.y_mask.slice(0, 0, rows).contiguous();
-  }  // text encoders released here: they are never needed again
-  timings["text_encode_s"] = seconds_since(t0);
-
-  // 2. Denoise.
-  t0 = std::chrono::steady_clock::now();
-  const ParallelGroups groups =
-      make_parallel_groups(context.mpi, layout, dit_config.num_attention_heads, dit_config.num_layers);
-  const bool offload = parsed.vm["offload"].as<bool>();
-  std::unique_ptr<DitModel> dit = load_dit(model, groups, offload);
-  timings["load_dit_s"] = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   StepProgress progress(progress_interval, "denoise");
-  const Tensor denoised = DenoiseStage(*dit).run(
-      latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
-        progress.step(step, steps);
-        return true;
-      });
-  timings["denoise_s"] = seconds_since(t0);
-  SV_CHECK_AS(InputError, all_finite(denoised), "denoising produced NaN or infinite latents: no video was written");
-  if (offload) dit.reset();
+  const Tensor denoised = pipeline.denoise(latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
+    progress.step(step, steps);
+    return true;
+  });
+  timings["denoise_s"] = stage_seconds(t0, "load_dit_s");
+  check_denoised_latents(denoised);
   if (writer && !save_latents.empty()) {
     refuse_existing_outputs({save_latents}, overwrite);
     io::write_tensor_file(save_latents, {{"latents", denoised}});
   }
 
-  // 3. Decode (latent chunks spread over the replica's ranks) and write.
+  // Decode (latent chunks spread over the replica's ranks); rank 0 writes.
   t0 = std::chrono::steady_clock::now();
-  const std::unique_ptr<VaeModel> vae = load_vae(model, VaeParts::Decoder);
   log_info("decoding {} latent frames to {} video frames on {} rank(s)", latent_shape[1], size.frames,
            groups.replica->size());
-  const Tensor rgb = DecodeStage(*vae, vae_decode).run_distributed(denoised, *groups.replica);
-  timings["vae_decode_s"] = seconds_since(t0);
-  if (!writer) return kExitOk;  // the replica's leader writes the files
+  const Tensor rgb = pipeline.decode(denoised);
+  timings["vae_decode_s"] = stage_seconds(t0, "load_vae_s");
+  if (!writer) return kExitOk;
   t0 = std::chrono::steady_clock::now();
   refuse_existing_outputs({out_path, sidecar_path(out_path)}, overwrite);  // nothing appeared meanwhile
   io::write_video(out_path, rgb, {.fps = static_cast<int>(fps), .codec = codec});
   timings["write_s"] = seconds_since(t0);
   timings["total_s"] = seconds_since(t_start);
+  for (const auto& [key, value] : pipeline.load_timings().items()) timings[key] = value;
 
-  VideoSidecar sidecar;
-  sidecar.video = out_path.filename().string();
-  sidecar.prompt = prompt;
-  sidecar.positive_suffix = used_suffix;
-  sidecar.negative_prompt = used_negative;
-  sidecar.seed = seed;
-  sidecar.noise = init_latents.empty() ? "philox4x32-10 box-muller (seed)" : "init-latents: " + init_latents;
-  sidecar.frames = rgb.shape();
-  sidecar.fps = fps;
-  sidecar.sampling = denoise;
-  sidecar.latent_shape = latent_shape;
-  sidecar.layout = groups.layout.str();
-  sidecar.world_size = groups.world_size;
+  VideoSidecar sidecar = pipeline.describe(out_path, prompt_item, seed, rgb.shape(), fps, denoise);
+  if (!init_latents.empty()) sidecar.noise = "init-latents: " + init_latents;
   sidecar.details["preset"] = preset.name;
   sidecar.details["requested"] = {{"frames", frames}, {"height", height}, {"width", width}};
-  sidecar.tiling = vae_decode.tiling;
-  sidecar.model = {{"directory", fs::absolute(model).string()}, {"files", model_identity(model)}};
   sidecar.timings = timings;
-  const nlohmann::ordered_json meta = sidecar_json(sidecar);
-  write_json_atomic(sidecar_path(out_path), meta);
+  write_json_atomic(sidecar_path(out_path), sidecar_json(sidecar));
   log_info("wrote {} ({}) and {} in {:.1f} s", out_path.string(),
            describe_size({rgb.dim(0), rgb.dim(1), rgb.dim(2)}), sidecar_path(out_path).string(),
            seconds_since(t_start));

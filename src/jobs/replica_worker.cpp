@@ -5,18 +5,12 @@
 #include "cli/exit_codes.h"
 #include "core/elapsed.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "io/hdf5_tensors.h"
 #include "jobs/planner.h"
 #include "jobs/run_outputs.h"
 #include "core/stop_signal.h"
-#include "models/model_directory.h"
 #include "parallel/agreement.h"
-#include "stages/decode_stage.h"
-#include "stages/denoise_stage.h"
-#include "stages/generation_request.h"
 #include "stages/step_progress.h"
-#include "stages/write_stage.h"
 
 namespace sv::jobs {
 
@@ -26,20 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Concatenates tensors of equal trailing shape along axis 0.
-Tensor concat_rows(const std::vector<Tensor>& parts) {
-  std::vector<int64_t> dims = parts.front().shape().dims();
-  int64_t rows = 0;
-  for (const Tensor& p : parts) rows += p.dim(0);
-  dims[0] = rows;
-  Tensor out = Tensor::empty(Shape(dims), parts.front().dtype());
-  int64_t at = 0;
-  for (const Tensor& p : parts) {
-    out.slice(0, at, at + p.dim(0)).copy_from(p);
-    at += p.dim(0);
-  }
-  return out;
-}
+PromptItem prompt_of(const JobItem& item) { return {item.prompt, item.positive_suffix, item.negative_prompt}; }
 
 // Runs `f` and turns an sv::Error into its message: an item-level failure.
 template <typename F>
@@ -70,18 +51,21 @@ ReplicaWorker::ReplicaWorker(WorkerOptions options, const ParallelGroups& groups
       faults_(faults),
       abort_job_(std::move(abort_job)),
       leader_(groups.replica->rank() == 0),
-      replica_(groups.coords.dp) {
-  const auto t0 = Clock::now();
-  text_ = std::make_unique<TextEncodeStage>(TextEncodeStage::open(options_.model_dir));
-  dit_ = load_dit(options_.model_dir, groups_, options_.offload);
-  vae_ = load_vae(options_.model_dir, VaeParts::Decoder);
+      replica_(groups.coords.dp),
+      // Many videos: every model stays loaded for the whole run.
+      pipeline_(PipelineOptions{.model_dir = options_.model_dir,
+                                .residency = ModelResidency::KeepAll,
+                                .offload = options_.offload,
+                                .vae_decode = options_.vae_decode,
+                                .text = TextEncodeOptions{}},
+                groups) {
   // Ranks load at different speeds: the first batch's clock (--item-timeout)
   // must not count a peer's loading.
   groups_.replica->barrier();
   if (leader_) {
-    model_identity_ = {{"directory", fs::absolute(options_.model_dir).string()},
-                       {"files", model_identity(options_.model_dir)}};
-    log_info("replica {}: models loaded in {:.1f} s ({})", replica_, seconds_since(t0), groups_.describe());
+    double load_s = 0.0;
+    for (const auto& [stage, seconds] : pipeline_.load_timings().items()) load_s += seconds.get<double>();
+    log_info("replica {}: models loaded in {:.1f} s ({})", replica_, load_s, groups_.describe());
     watchdog_ = std::thread([this] { watch(); });
   }
 }
@@ -160,8 +144,7 @@ void ReplicaWorker::run(CoordinatorClient* client) {
 }
 
 void ReplicaWorker::write_item(const JobItem& item, const Batch& batch, const Tensor& rgb, const Tensor& z,
-                               const ItemTimes& times, const DenoiseOptions& denoise, const Shape& latent_shape,
-                               json& record) const {
+                               const ItemTimes& times, const DenoiseOptions& denoise, json& record) const {
   const fs::path video = video_path(item.id);
   // Never over a file this run cannot call its own.
   const std::vector<std::string> names = item_output_names(item.id, options_.codec);
@@ -176,28 +159,15 @@ void ReplicaWorker::write_item(const JobItem& item, const Batch& batch, const Te
   timings["text_encode_s"] = times.text_s;
   timings["denoise_s"] = times.denoise_s;
   timings["vae_decode_s"] = times.decode_s;
-  VideoSidecar sidecar;
+  // The batch's sampling is every item's (one computation per batch).
+  VideoSidecar sidecar = pipeline_.describe(video, prompt_of(item), item.seed, rgb.shape(), item.fps, denoise);
   sidecar.leading["id"] = item.id;
   sidecar.leading["run_id"] = options_.identity.run_id;
   sidecar.leading["manifest_line"] = item.line;
-  sidecar.video = video.filename().string();
-  sidecar.prompt = item.prompt;
-  sidecar.positive_suffix = item.positive_suffix.value_or(text_->options().positive_suffix);
-  sidecar.negative_prompt = item.negative_prompt.value_or(text_->options().negative_prompt);
-  sidecar.seed = item.seed;
-  sidecar.noise = "philox4x32-10 box-muller (seed)";
-  sidecar.frames = rgb.shape();
-  sidecar.fps = item.fps;
-  sidecar.sampling = denoise;  // the batch's, which is every item's (same computation)
-  sidecar.latent_shape = latent_shape;
-  sidecar.layout = groups_.layout.str();
-  sidecar.world_size = groups_.world_size;
   if (!batch.state.empty()) sidecar.details["continued_from_step"] = batch.first_step;
   sidecar.details["replica"] = replica_;
   sidecar.details["replica_leader_rank"] = groups_.world_rank;
   sidecar.details["batch"] = {{"index", batch.index}, {"size", static_cast<int64_t>(batch.items.size())}};
-  sidecar.tiling = options_.vae_decode.tiling;
-  sidecar.model = model_identity_;
   sidecar.timings = timings;
   // The sidecar first: it marks the item's files as this run's, so a crash
   // while the video is written leaves nothing the next run may not replace.
@@ -243,58 +213,47 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
   // 1. Text, item by item: an item's conditioning never depends on its batch,
   // and a prompt the encoders reject fails only that item.
   std::vector<size_t> alive;  // indices into batch.items
-  std::vector<Tensor> y_pos, y_neg, clip_pos, clip_neg, mask_pos, mask_neg;
-  const bool guided = first.cfg_scale > 1.0f;
+  std::vector<TextConditioning> encoded;
   for (size_t i = 0; i < batch.items.size(); ++i) {
     const JobItem& item = batch.items[i];
     TextConditioning enc;
     const auto local = rank_error(groups_.world_rank, [&] {
       faults_.maybe_throw("tokenize", item.id);
-      enc = text_->encode({PromptItem{item.prompt, item.positive_suffix, item.negative_prompt}});
+      enc = pipeline_.encode_text(prompt_of(item));
     });
     if (const auto error = agree_on_error(*groups_.replica, local)) {
       fail(client, item, "text encoding: " + *error);
       continue;
     }
     alive.push_back(i);
-    y_pos.push_back(enc.y.slice(0, 0, 1));
-    clip_pos.push_back(enc.clip_embedding.slice(0, 0, 1).to(DType::F32));
-    mask_pos.push_back(enc.y_mask.slice(0, 0, 1));
-    y_neg.push_back(enc.y.slice(0, 1, 2));
-    clip_neg.push_back(enc.clip_embedding.slice(0, 1, 2).to(DType::F32));
-    mask_neg.push_back(enc.y_mask.slice(0, 1, 2));
+    encoded.push_back(std::move(enc));
   }
   if (alive.empty()) return;
   const double text_s = seconds_since(t_batch);
   const auto n = static_cast<int64_t>(alive.size());
-  DitConditioning cond;
-  if (guided) {
-    y_pos.insert(y_pos.end(), y_neg.begin(), y_neg.end());
-    clip_pos.insert(clip_pos.end(), clip_neg.begin(), clip_neg.end());
-    mask_pos.insert(mask_pos.end(), mask_neg.begin(), mask_neg.end());
-  }
-  cond.y = concat_rows(y_pos);
-  cond.clip = concat_rows(clip_pos);
-  cond.mask = concat_rows(mask_pos);
+  const DitConditioning cond = batch_conditioning(encoded, first.cfg_scale > 1.0f);
+  encoded.clear();
 
   // 2. Initial latents: each item's own noise (independent of the batch), or
   // the trajectory a preempted run saved.
-  const DitConfig& dc = dit_->config();
-  const Shape one = video_latent_shape(VideoSize{first.frames, first.height, first.width}, dc.in_channels);
-  Tensor latents = Tensor::empty(Shape{n, one[1], one[2], one[3], one[4]}, DType::F32);
+  const VideoSize size{first.frames, first.height, first.width};
+  Tensor latents;
   if (!batch.state.empty()) {
+    const Shape one = pipeline_.latent_shape(size);
     const Tensor saved = io::read_hdf5(options_.out_dir / batch.state, "latents");
     SV_CHECK_AS(InputError, saved.rank() == 5 && saved.dim(0) == n_all && saved.dim(1) == one[1] &&
                                 saved.dim(2) == one[2] && saved.dim(3) == one[3] && saved.dim(4) == one[4],
                 "{}: saved latents are {}, the batch needs {} x {}", batch.state, saved.describe(), n_all,
                 one.str());
+    latents = Tensor::empty(Shape{n, one[1], one[2], one[3], one[4]}, DType::F32);
     for (int64_t k = 0; k < n; ++k) {
-      latents.slice(0, k, k + 1).copy_from(saved.slice(0, static_cast<int64_t>(alive[k]), static_cast<int64_t>(alive[k]) + 1));
+      const auto row = static_cast<int64_t>(alive[static_cast<size_t>(k)]);
+      latents.slice(0, k, k + 1).copy_from(saved.slice(0, row, row + 1));
     }
   } else {
-    for (int64_t k = 0; k < n; ++k) {
-      latents.slice(0, k, k + 1).copy_from(gaussian_noise(one, static_cast<uint64_t>(batch.items[alive[k]].seed)));
-    }
+    std::vector<int64_t> seeds;
+    for (size_t k : alive) seeds.push_back(batch.items[k].seed);
+    latents = pipeline_.noise(size, seeds);
   }
 
   // 3. Denoise. After every step the replica agrees whether to stop
@@ -311,7 +270,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
   StepProgress progress(options_.progress_interval, fmt::format("replica {}: batch {}", replica_, batch.index),
                         {log_field("replica", int64_t{replica_}), log_field("batch", batch.index),
                          log_field("first_id", first.id)});
-  const Tensor denoised = DenoiseStage(*dit_).run(
+  const Tensor denoised = pipeline_.denoise(
       latents, cond, denoise, [&](int64_t step, int64_t steps, const Tensor&) {
         for (size_t k : alive) faults_.at_step(batch.items[k].id, step);
         float flags[2] = {0.0f, 0.0f};
@@ -356,7 +315,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
     const Tensor z = denoised.slice(0, k, k + 1).contiguous();
     const auto local = rank_error(groups_.world_rank, [&] {
       faults_.maybe_throw("decode", item.id);
-      SV_CHECK_AS(InputError, all_finite(z), "denoised latents contain NaN or infinity");
+      check_denoised_latents(z);
     });
     if (const auto error = agree_on_error(*groups_.replica, local)) {
       fail(client, item, "decode: " + *error);
@@ -364,7 +323,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
     }
     Tensor rgb;
     try {
-      rgb = DecodeStage(*vae_, options_.vae_decode).run_distributed(z, *groups_.replica);
+      rgb = pipeline_.decode(z);
     } catch (const NonFiniteFrames& e) {  // the leader's, after all communication: this item only
       fail(client, item, std::string("decode: ") + e.what());
       continue;
@@ -374,7 +333,7 @@ void ReplicaWorker::run_batch(const Batch& batch, CoordinatorClient* client) {
     json record;
     const auto error = item_error([&] {
       faults_.maybe_throw("write", item.id);
-      write_item(item, batch, rgb, z, ItemTimes{text_s / static_cast<double>(n), denoise_s / static_cast<double>(n), decode_s}, denoise, one, record);
+      write_item(item, batch, rgb, z, ItemTimes{text_s / static_cast<double>(n), denoise_s / static_cast<double>(n), decode_s}, denoise, record);
     });
     if (error) {
       fail(client, item, "write: " + *error);

@@ -1,7 +1,7 @@
-// One data-parallel replica's side of a run: every rank of the replica loads
-// the models once, then runs the batches its leader pulls from the
-// coordinator (text encode, denoise, decode; the leader writes the files and
-// reports each item). Errors a replica detects outside any collective fail
+// One data-parallel replica's side of a run: every rank of the replica opens
+// the GenerationPipeline (every model loaded once), then runs the batches its
+// leader pulls from the coordinator through it (text encode, denoise, decode;
+// the leader writes the files and reports each item). Errors a replica detects outside any collective fail
 // the item and the replica goes on; errors inside a collective propagate and
 // end the job (DESIGN.md section 7).
 #pragma once
@@ -19,11 +19,8 @@
 #include "jobs/dispatch.h"
 #include "jobs/fault_injection.h"
 #include "jobs/run_setup.h"
-#include "models/dit/dit_model.h"
-#include "models/vae/vae_model.h"
 #include "parallel/parallel_groups.h"
-#include "stages/denoise_stage.h"
-#include "stages/text_encode_stage.h"
+#include "stages/generation_pipeline.h"
 
 namespace sv::jobs {
 
@@ -64,7 +61,7 @@ class ReplicaWorker {
   void run_batch(const Batch& batch, CoordinatorClient* client);
   // Sidecar, latents and video of a finished item; `record` becomes its "done" record.
   void write_item(const JobItem& item, const Batch& batch, const Tensor& rgb, const Tensor& z, const ItemTimes& times,
-                  const DenoiseOptions& denoise, const Shape& latent_shape, nlohmann::json& record) const;
+                  const DenoiseOptions& denoise, nlohmann::json& record) const;
   void fail(CoordinatorClient* client, const JobItem& item, const std::string& reason) const;
   double batch_limit(const Batch& batch) const;
   void watch();
@@ -75,10 +72,7 @@ class ReplicaWorker {
   std::function<void(int)> abort_job_;
   bool leader_;
   int replica_;
-  std::unique_ptr<TextEncodeStage> text_;
-  std::unique_ptr<DitModel> dit_;
-  std::unique_ptr<VaeModel> vae_;
-  nlohmann::ordered_json model_identity_;  // for sidecars, computed once
+  GenerationPipeline pipeline_;  // every model, loaded once
   std::map<std::string, double> seconds_per_item_;  // by computation, for the automatic timeout
 
   // Watchdog (leader only): the batch in flight and when it started.

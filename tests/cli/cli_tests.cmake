@@ -78,3 +78,9 @@ add_test(NAME cli.hardening COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/hardeni
   ${CMAKE_CURRENT_BINARY_DIR}/hardening)
 set_tests_properties(cli.hardening PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 600
   ENVIRONMENT "OMP_NUM_THREADS=1")
+
+# generate and run are one pipeline: same frames, same sidecar, same refusals.
+add_test(NAME cli.pipeline_parity COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/pipeline_parity_test.sh ${SV}
+  ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/pipeline_parity)
+set_tests_properties(cli.pipeline_parity PROPERTIES FIXTURES_REQUIRED tiny_model LABELS cli TIMEOUT 300
+  ENVIRONMENT "OMP_NUM_THREADS=1")

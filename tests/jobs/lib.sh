@@ -1,6 +1,6 @@
 # Shared helpers for the `stepvideo run` integration tests (sourced, not run).
-# They read run outputs with grep/awk/ffprobe only: jq and python are not
-# among the packages scripts/setup.sh installs.
+# They read run outputs with grep/awk/ffprobe (and jq, which scripts/setup.sh
+# installs, where a JSON document is compared as a whole).
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "--- $*"; }
