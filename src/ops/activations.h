@@ -10,4 +10,10 @@ void gelu_tanh_(Tensor& x);
 // SiLU: x * sigmoid(x).
 void silu_(Tensor& x);
 
+// Backwards, from the forward's input x and the output gradient dy: dx.
+// The derivative of the exact tanh form (the forward's fast tanh agrees with
+// it to float rounding).
+Tensor gelu_tanh_backward(const Tensor& x, const Tensor& dy);
+Tensor silu_backward(const Tensor& x, const Tensor& dy);
+
 }  // namespace sv::ops

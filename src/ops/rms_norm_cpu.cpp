@@ -1,4 +1,5 @@
 #include <cmath>
+#include <vector>
 
 #include "ops/op_checks.h"
 #include "ops/rms_norm.h"
@@ -30,6 +31,55 @@ void rms_norm_(Tensor& x, const Tensor& weight, float eps) {
       xr[i] = w ? v * w[i] : v;
     }
   }
+}
+
+Tensor rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, const Tensor& dy, Tensor* dweight) {
+  require_f32_contiguous(x, "rms_norm_backward", "input");
+  require_f32_contiguous(dy, "rms_norm_backward", "output gradient");
+  SV_CHECK(dy.shape() == x.shape(), "rms_norm_backward: gradient {} for input {}", dy.describe(), x.describe());
+  const int64_t d = x.dim(-1);
+  const int64_t rows = d ? x.numel() / d : 0;
+  const float* w = nullptr;
+  if (weight.defined()) {
+    require_f32_contiguous(weight, "rms_norm_backward", "weight");
+    SV_CHECK(weight.numel() == d, "rms_norm_backward: weight {} for input {}", weight.describe(), x.describe());
+    w = weight.data<float>();
+  }
+  float* dw = nullptr;
+  if (dweight) {
+    SV_CHECK(w, "rms_norm_backward: a weight gradient without a weight");
+    require_f32_contiguous(*dweight, "rms_norm_backward", "weight gradient");
+    SV_CHECK(dweight->numel() == d, "rms_norm_backward: weight gradient {} for input {}", dweight->describe(),
+             x.describe());
+    dw = dweight->data<float>();
+  }
+  Tensor dx = Tensor::empty(x.shape(), DType::F32);
+  const float* xp = x.data<float>();
+  const float* gp = dy.data<float>();
+  float* dxp = dx.data<float>();
+  // x_hat = x r, r = (mean x^2 + eps)^-1/2; with g = dy * w:
+  // dx = r (g - x_hat mean(g x_hat)). Row sums in double, as the forward.
+  std::vector<double> dw_sum(dw ? static_cast<size_t>(d) : 0, 0.0);
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xr = xp + row * d;
+    const float* gr = gp + row * d;
+    double sq = 0.0;
+    for (int64_t i = 0; i < d; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+    const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
+    double dot = 0.0;
+    for (int64_t i = 0; i < d; ++i) {
+      const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+      dot += g * xr[i] * r;
+      if (dw) dw_sum[static_cast<size_t>(i)] += static_cast<double>(gr[i]) * xr[i] * r;
+    }
+    const double mean = dot / static_cast<double>(d);
+    for (int64_t i = 0; i < d; ++i) {
+      const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+      dxp[row * d + i] = static_cast<float>(r * (g - xr[i] * r * mean));
+    }
+  }
+  for (int64_t i = 0; dw && i < d; ++i) dw[i] += static_cast<float>(dw_sum[static_cast<size_t>(i)]);
+  return dx;
 }
 
 }  // namespace sv::ops

@@ -1,0 +1,180 @@
+// Every backward op against float64 central differences of a double
+// reference of its forward: the gradient of L = sum(dy * f(inputs)) with
+// respect to each input, one element at a time. Parameter gradients are
+// checked to accumulate (they are added to what the buffer held).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "ops/activations.h"
+#include "ops/modulate.h"
+#include "ops/rms_norm.h"
+#include "test_util.h"
+
+namespace sv {
+namespace {
+
+using test::random_tensor;
+using test::rel_l2;
+using test::to_double;
+using Values = std::vector<double>;
+// A forward in double precision: all inputs (flattened) -> the output (flattened).
+using Reference = std::function<Values(const std::vector<Values>& inputs)>;
+
+// d/d inputs[which] of sum(dy * f(inputs)), by central differences.
+Values numeric_grad(const Reference& f, std::vector<Values> inputs, size_t which, const Values& dy) {
+  constexpr double kStep = 1e-6;
+  Values grad(inputs[which].size());
+  for (size_t i = 0; i < grad.size(); ++i) {
+    const double keep = inputs[which][i];
+    inputs[which][i] = keep + kStep;
+    const Values up = f(inputs);
+    inputs[which][i] = keep - kStep;
+    const Values down = f(inputs);
+    inputs[which][i] = keep;
+    double sum = 0.0;
+    for (size_t j = 0; j < dy.size(); ++j) sum += dy[j] * (up[j] - down[j]);
+    grad[i] = sum / (2.0 * kStep);
+  }
+  return grad;
+}
+
+// What a backward added to a gradient buffer that held `before`.
+Tensor added(const Tensor& after, const Tensor& before) {
+  Tensor d = after.contiguous().clone();
+  const Tensor b = before.contiguous();
+  for (int64_t i = 0; i < d.numel(); ++i) d.data<float>()[i] -= b.data<float>()[i];
+  return d;
+}
+
+// Analytic in float against numeric in double: float rounding of O(1) values.
+constexpr double kTolerance = 2e-5;
+
+TEST(OpsBackward, RmsNormInputAndWeight) {
+  constexpr int64_t rows = 6, d = 16;
+  constexpr float eps = 1e-6f;
+  const Tensor x = random_tensor(Shape{2, 3, d}, 20);
+  const Tensor w = random_tensor(Shape{d}, 21);
+  const Tensor dy = random_tensor(Shape{2, 3, d}, 22);
+  const Reference f = [&](const std::vector<Values>& in) {
+    Values y(in[0].size());
+    for (int64_t r = 0; r < rows; ++r) {
+      double ms = 0.0;
+      for (int64_t i = 0; i < d; ++i) ms += in[0][r * d + i] * in[0][r * d + i];
+      const double inv = 1.0 / std::sqrt(ms / d + eps);
+      for (int64_t i = 0; i < d; ++i) y[r * d + i] = in[0][r * d + i] * inv * in[1][i];
+    }
+    return y;
+  };
+  const Tensor dw_before = random_tensor(Shape{d}, 23);
+  Tensor dw = dw_before.clone();
+  const Tensor dx = ops::rms_norm_backward(x, w, eps, dy, &dw);
+  const std::vector<Values> inputs{to_double(x), to_double(w)};
+  EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(added(dw, dw_before), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance);
+
+  // Without a weight: x_hat alone.
+  const Tensor dx_plain = ops::rms_norm_backward(x, Tensor(), eps, dy);
+  const Reference plain = [&](const std::vector<Values>& in) {
+    return f({in[0], Values(static_cast<size_t>(d), 1.0)});
+  };
+  EXPECT_LT(rel_l2(dx_plain, numeric_grad(plain, {to_double(x)}, 0, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, ModulateIntoRowsOfTheModulationTable) {
+  constexpr int64_t batch = 2, seq = 5, d = 8;
+  const Tensor x = random_tensor(Shape{batch, seq, d}, 30);
+  // shift and scale are rows 0 and 1 of a [B, 6, D] table, as in the DiT blocks;
+  // their gradients land in the same rows of the table's gradient.
+  const Tensor table = random_tensor(Shape{batch, 6, d}, 31);
+  const Tensor shift = table.select(1, 0), scale = table.select(1, 1);
+  const Tensor dy = random_tensor(Shape{batch, seq, d}, 32);
+  const Tensor dtable_before = random_tensor(Shape{batch, 6, d}, 33);
+  Tensor dtable = dtable_before.clone();
+  Tensor dshift = dtable.select(1, 0), dscale = dtable.select(1, 1);
+  const Tensor dx = ops::modulate_backward(x, scale, dy, dshift, dscale);
+
+  const Reference f = [&](const std::vector<Values>& in) {  // x, shift [B, D], scale [B, D]
+    Values y(in[0].size());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t s = 0; s < seq; ++s)
+        for (int64_t i = 0; i < d; ++i) {
+          const int64_t at = (b * seq + s) * d + i;
+          y[at] = in[0][at] * (1.0 + in[2][b * d + i]) + in[1][b * d + i];
+        }
+    return y;
+  };
+  const std::vector<Values> inputs{to_double(x), to_double(shift), to_double(scale)};
+  const Tensor grown = added(dtable, dtable_before);
+  EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(grown.select(1, 0), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(grown.select(1, 1), numeric_grad(f, inputs, 2, to_double(dy))), kTolerance);
+  for (int64_t row = 2; row < 6; ++row) {  // the other rows untouched
+    EXPECT_EQ(rel_l2(grown.select(1, row), Values(static_cast<size_t>(batch * d), 0.0)), 0.0) << "row " << row;
+  }
+}
+
+TEST(OpsBackward, GatedResidualWithAndWithoutGate) {
+  constexpr int64_t batch = 2, seq = 4, d = 8;
+  const Tensor y = random_tensor(Shape{batch, seq, d}, 40);
+  const Tensor gate = random_tensor(Shape{batch, d}, 41);
+  const Tensor dout = random_tensor(Shape{batch, seq, d}, 42);
+  const Reference f = [&](const std::vector<Values>& in) {  // x, y, gate: x + gate * y
+    Values out(in[0].size());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t s = 0; s < seq; ++s)
+        for (int64_t i = 0; i < d; ++i) {
+          const int64_t at = (b * seq + s) * d + i;
+          out[at] = in[0][at] + in[2][b * d + i] * in[1][at];
+        }
+    return out;
+  };
+  const Tensor dgate_before = random_tensor(Shape{batch, d}, 43);
+  Tensor dgate = dgate_before.clone();
+  const Tensor dy = ops::gated_residual_backward(y, gate, dout, &dgate);
+  const std::vector<Values> inputs{to_double(random_tensor(Shape{batch, seq, d}, 44)), to_double(y), to_double(gate)};
+  // The residual passes the gradient through: d/dx is dout itself.
+  EXPECT_LT(rel_l2(dout, numeric_grad(f, inputs, 0, to_double(dout))), kTolerance);
+  EXPECT_LT(rel_l2(dy, numeric_grad(f, inputs, 1, to_double(dout))), kTolerance);
+  EXPECT_LT(rel_l2(added(dgate, dgate_before), numeric_grad(f, inputs, 2, to_double(dout))), kTolerance);
+
+  const Tensor dy_plain = ops::gated_residual_backward(y, Tensor(), dout);
+  EXPECT_EQ(rel_l2(dy_plain, to_double(dout)), 0.0);
+}
+
+TEST(OpsBackward, GeluTanhAndSilu) {
+  // Wide inputs: the tails (|x| ~ 6) and the bend near 0 both matter.
+  const Tensor x = random_tensor(Shape{3, 40}, 50, 2.5f);
+  const Tensor dy = random_tensor(Shape{3, 40}, 51);
+  const Reference gelu = [](const std::vector<Values>& in) {
+    Values y(in[0].size());
+    for (size_t i = 0; i < y.size(); ++i) {
+      const double v = in[0][i];
+      y[i] = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    }
+    return y;
+  };
+  const Reference silu = [](const std::vector<Values>& in) {
+    Values y(in[0].size());
+    for (size_t i = 0; i < y.size(); ++i) y[i] = in[0][i] / (1.0 + std::exp(-in[0][i]));
+    return y;
+  };
+  EXPECT_LT(rel_l2(ops::gelu_tanh_backward(x, dy), numeric_grad(gelu, {to_double(x)}, 0, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(ops::silu_backward(x, dy), numeric_grad(silu, {to_double(x)}, 0, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, MismatchedGradientIsRefusedWithTheShapes) {
+  const Tensor x = random_tensor(Shape{2, 8}, 60);
+  try {
+    (void)ops::silu_backward(x, random_tensor(Shape{2, 9}, 61));
+    FAIL() << "a gradient of another shape was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("silu_backward"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[2, 9]"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace sv
