@@ -1,4 +1,5 @@
 #include <cmath>
+#include <vector>
 
 #include "ops/layer_norm.h"
 #include "ops/op_checks.h"
@@ -50,6 +51,75 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
     }
   }
   return y;
+}
+
+namespace {
+
+// An optional [d] gradient buffer, checked; nullptr when not asked for.
+float* vector_gradient(Tensor* grad, int64_t d, const Tensor& x, const char* what) {
+  if (!grad) return nullptr;
+  require_f32_contiguous(*grad, "layer_norm_backward", what);
+  SV_CHECK(grad->numel() == d, "layer_norm_backward: {} {} for input {}", what, grad->describe(), x.describe());
+  return grad->data<float>();
+}
+
+}  // namespace
+
+Tensor layer_norm_backward(const Tensor& x, const Tensor& weight, float eps, const Tensor& dy, Tensor* dweight,
+                           Tensor* dbias) {
+  require_f32_contiguous(x, "layer_norm_backward", "input");
+  require_f32_contiguous(dy, "layer_norm_backward", "output gradient");
+  SV_CHECK(dy.shape() == x.shape(), "layer_norm_backward: gradient {} for input {}", dy.describe(), x.describe());
+  const int64_t d = x.dim(-1);
+  const int64_t rows = d ? x.numel() / d : 0;
+  const float* w = nullptr;
+  if (weight.defined()) {
+    require_f32_contiguous(weight, "layer_norm_backward", "weight");
+    SV_CHECK(weight.numel() == d, "layer_norm_backward: weight {} for input {}", weight.describe(), x.describe());
+    w = weight.data<float>();
+  }
+  SV_CHECK(w || !dweight, "layer_norm_backward: a weight gradient without a weight");
+  float* dw = vector_gradient(dweight, d, x, "weight gradient");
+  float* db = vector_gradient(dbias, d, x, "bias gradient");
+  Tensor dx = Tensor::empty(x.shape(), DType::F32);
+  const float* xp = x.data<float>();
+  const float* gp = dy.data<float>();
+  float* dxp = dx.data<float>();
+  std::vector<double> dw_sum(dw ? static_cast<size_t>(d) : 0, 0.0), db_sum(db ? static_cast<size_t>(d) : 0, 0.0);
+  std::vector<double> x_hat(static_cast<size_t>(d)), g(static_cast<size_t>(d));
+  // With x_hat = (x - mean) r and g = dy * w:
+  // dx = r (g - mean(g) - x_hat mean(g x_hat)).
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xr = xp + row * d;
+    const float* gr = gp + row * d;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(d);
+    double sq = 0.0;
+    for (int64_t i = 0; i < d; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
+    const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
+    double g_mean = 0.0, gx_mean = 0.0;
+    for (int64_t i = 0; i < d; ++i) {
+      const auto k = static_cast<size_t>(i);
+      x_hat[k] = (xr[i] - mean) * r;
+      g[k] = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+      g_mean += g[k];
+      gx_mean += g[k] * x_hat[k];
+      if (dw) dw_sum[k] += gr[i] * x_hat[k];
+      if (db) db_sum[k] += gr[i];
+    }
+    g_mean /= static_cast<double>(d);
+    gx_mean /= static_cast<double>(d);
+    for (int64_t i = 0; i < d; ++i) {
+      const auto k = static_cast<size_t>(i);
+      dxp[row * d + i] = static_cast<float>(r * (g[k] - g_mean - x_hat[k] * gx_mean));
+    }
+  }
+  for (int64_t i = 0; i < d; ++i) {
+    if (dw) dw[i] += static_cast<float>(dw_sum[static_cast<size_t>(i)]);
+    if (db) db[i] += static_cast<float>(db_sum[static_cast<size_t>(i)]);
+  }
+  return dx;
 }
 
 }  // namespace sv::ops

@@ -11,4 +11,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 void linear_into(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y,
                  bool accumulate = false);
 
+// Backward of linear, from the forward's input x and the output gradient dy
+// ([..., out]): returns dx = dy W ([..., in]); adds dy^T x to dweight ([out,
+// in]) and the column sums of dy to dbias ([out]) when they are given.
+Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor* dweight = nullptr,
+                       Tensor* dbias = nullptr);
+
 }  // namespace sv::ops

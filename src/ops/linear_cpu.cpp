@@ -1,3 +1,5 @@
+#include <vector>
+
 #include "backend/cpu/gemm.h"
 #include "ops/linear.h"
 #include "ops/op_checks.h"
@@ -40,6 +42,44 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor y = Tensor::empty(Shape(dims), DType::F32);
   linear_into(x, weight, bias, y, false);
   return y;
+}
+
+Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor* dweight, Tensor* dbias) {
+  require_f32_contiguous(x, "linear_backward", "input");
+  require_f32_contiguous(weight, "linear_backward", "weight");
+  require_f32_contiguous(dy, "linear_backward", "output gradient");
+  SV_CHECK(weight.rank() == 2, "linear_backward: weight must be [out, in], got {}", weight.describe());
+  const int64_t in = weight.dim(1), out = weight.dim(0);
+  SV_CHECK(x.rank() >= 1 && x.dim(-1) == in, "linear_backward: input {} does not match weight {}", x.describe(),
+           weight.describe());
+  const int64_t rows = x.numel() / in;
+  SV_CHECK(dy.dim(-1) == out && dy.numel() == rows * out, "linear_backward: gradient {} for input {} and weight {}",
+           dy.describe(), x.describe(), weight.describe());
+  Tensor dx = Tensor::empty(x.shape(), DType::F32);
+  // dx[rows, in] = dy[rows, out] W[out, in]
+  cpu::sgemm(false, false, rows, in, out, 1.0f, dy.data<float>(), out, weight.data<float>(), in, 0.0f,
+             dx.data<float>(), in);
+  if (dweight) {
+    require_f32_contiguous(*dweight, "linear_backward", "weight gradient");
+    SV_CHECK(dweight->shape() == weight.shape(), "linear_backward: weight gradient {} for weight {}",
+             dweight->describe(), weight.describe());
+    // dW[out, in] += dy^T x
+    cpu::sgemm(true, false, out, in, rows, 1.0f, dy.data<float>(), out, x.data<float>(), in, 1.0f,
+               dweight->data<float>(), in);
+  }
+  if (dbias) {
+    require_f32_contiguous(*dbias, "linear_backward", "bias gradient");
+    SV_CHECK(dbias->numel() == out, "linear_backward: bias gradient {} for weight {}", dbias->describe(),
+             weight.describe());
+    std::vector<double> sum(static_cast<size_t>(out), 0.0);
+    const float* g = dy.data<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < out; ++j) sum[static_cast<size_t>(j)] += g[r * out + j];
+    }
+    float* db = dbias->data<float>();
+    for (int64_t j = 0; j < out; ++j) db[j] += static_cast<float>(sum[static_cast<size_t>(j)]);
+  }
+  return dx;
 }
 
 }  // namespace sv::ops

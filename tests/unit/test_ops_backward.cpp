@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "ops/activations.h"
+#include "ops/layer_norm.h"
+#include "ops/linear.h"
 #include "ops/modulate.h"
 #include "ops/rms_norm.h"
 #include "test_util.h"
@@ -81,6 +83,65 @@ TEST(OpsBackward, RmsNormInputAndWeight) {
     return f({in[0], Values(static_cast<size_t>(d), 1.0)});
   };
   EXPECT_LT(rel_l2(dx_plain, numeric_grad(plain, {to_double(x)}, 0, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, LinearInputWeightAndBias) {
+  // Rows that are not a multiple of any vector width, and a leading batch axis.
+  constexpr int64_t rows = 7, in = 5, out = 6;
+  const Tensor x = random_tensor(Shape{1, rows, in}, 70);
+  const Tensor w = random_tensor(Shape{out, in}, 71);
+  const Tensor dy = random_tensor(Shape{1, rows, out}, 72);
+  const Reference f = [&](const std::vector<Values>& v) {  // x, W, b
+    Values y(static_cast<size_t>(rows * out));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < out; ++j) {
+        double s = v[2][j];
+        for (int64_t i = 0; i < in; ++i) s += v[0][r * in + i] * v[1][j * in + i];
+        y[r * out + j] = s;
+      }
+    return y;
+  };
+  const Tensor dw_before = random_tensor(Shape{out, in}, 73), db_before = random_tensor(Shape{out}, 74);
+  Tensor dw = dw_before.clone(), db = db_before.clone();
+  const Tensor dx = ops::linear_backward(x, w, dy, &dw, &db);
+  const std::vector<Values> inputs{to_double(x), to_double(w), to_double(random_tensor(Shape{out}, 75))};
+  EXPECT_EQ(dx.shape(), x.shape());
+  EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(added(dw, dw_before), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(added(db, db_before), numeric_grad(f, inputs, 2, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, LayerNormWithAndWithoutAffine) {
+  constexpr int64_t rows = 4, d = 12;
+  constexpr float eps = 1e-6f;
+  // A large mean: the centred statistics must not lose the gradient's digits.
+  Tensor x = random_tensor(Shape{rows, d}, 80);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 3.0f;
+  const Tensor w = random_tensor(Shape{d}, 81);
+  const Tensor dy = random_tensor(Shape{rows, d}, 82);
+  const Reference f = [&](const std::vector<Values>& v) {  // x, weight, bias
+    Values y(v[0].size());
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0.0, var = 0.0;
+      for (int64_t i = 0; i < d; ++i) mean += v[0][r * d + i] / d;
+      for (int64_t i = 0; i < d; ++i) var += (v[0][r * d + i] - mean) * (v[0][r * d + i] - mean) / d;
+      for (int64_t i = 0; i < d; ++i) {
+        y[r * d + i] = (v[0][r * d + i] - mean) / std::sqrt(var + eps) * v[1][i] + v[2][i];
+      }
+    }
+    return y;
+  };
+  const Tensor dw_before = random_tensor(Shape{d}, 83), db_before = random_tensor(Shape{d}, 84);
+  Tensor dw = dw_before.clone(), db = db_before.clone();
+  const Tensor dx = ops::layer_norm_backward(x, w, eps, dy, &dw, &db);
+  const std::vector<Values> inputs{to_double(x), to_double(w), Values(static_cast<size_t>(d), 0.5)};
+  EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(added(dw, dw_before), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance);
+  EXPECT_LT(rel_l2(added(db, db_before), numeric_grad(f, inputs, 2, to_double(dy))), kTolerance);
+
+  const Tensor dx_plain = ops::layer_norm_backward(x, Tensor(), eps, dy);
+  const std::vector<Values> plain{to_double(x), Values(static_cast<size_t>(d), 1.0), Values(static_cast<size_t>(d), 0.0)};
+  EXPECT_LT(rel_l2(dx_plain, numeric_grad(f, plain, 0, to_double(dy))), kTolerance);
 }
 
 TEST(OpsBackward, ModulateIntoRowsOfTheModulationTable) {
