@@ -25,5 +25,9 @@ struct RopeSplit {
 // lets a sequence-parallel rank rotate only its own slice.
 void rope3d_(Tensor& x, const RopeGrid& grid, int64_t first_token = 0,
              const RopeSplit& split = RopeSplit{});
+// Backward: the rotation is orthogonal, so the gradient is rotated back by
+// minus the angle, in place (dy becomes dx).
+void rope3d_backward_(Tensor& dy, const RopeGrid& grid, int64_t first_token = 0,
+                      const RopeSplit& split = RopeSplit{});
 
 }  // namespace sv::ops

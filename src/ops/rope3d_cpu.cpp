@@ -33,18 +33,19 @@ RopeTable make_table(int64_t part_dim, int64_t positions, float theta) {
   return t;
 }
 
-}  // namespace
-
-void rope3d_(Tensor& x, const RopeGrid& grid, int64_t first_token, const RopeSplit& split) {
-  require_f32_contiguous(x, "rope3d", "input");
-  SV_CHECK(x.rank() == 4, "rope3d: input must be [B, S, H, head_dim], got {}", x.describe());
+// Rotates every (lo, hi) pair by its angle times `sign`: +1 is the forward,
+// -1 its inverse, which is also its transpose (the backward).
+void rotate_(Tensor& x, const RopeGrid& grid, int64_t first_token, const RopeSplit& split, float sign,
+             const char* op) {
+  require_f32_contiguous(x, op, "input");
+  SV_CHECK(x.rank() == 4, "{}: input must be [B, S, H, head_dim], got {}", op, x.describe());
   const int64_t batch = x.dim(0), seq = x.dim(1), heads = x.dim(2), hd = x.dim(3);
   SV_CHECK(split.dims[0] + split.dims[1] + split.dims[2] == hd,
-           "rope3d: channel split {}/{}/{} does not sum to head_dim {}", split.dims[0],
+           "{}: channel split {}/{}/{} does not sum to head_dim {}", op, split.dims[0],
            split.dims[1], split.dims[2], hd);
-  for (int64_t d : split.dims) SV_CHECK(d % 2 == 0, "rope3d: odd channel split part {}", d);
+  for (int64_t d : split.dims) SV_CHECK(d % 2 == 0, "{}: odd channel split part {}", op, d);
   SV_CHECK(first_token >= 0 && first_token + seq <= grid.tokens(),
-           "rope3d: tokens [{}, {}) outside the grid of {} tokens", first_token, first_token + seq,
+           "{}: tokens [{}, {}) outside the grid of {} tokens", op, first_token, first_token + seq,
            grid.tokens());
   // Upstream sizes every table by the largest coordinate on any axis.
   const int64_t positions = std::max({grid.frames, grid.rows, grid.cols});
@@ -69,14 +70,25 @@ void rope3d_(Tensor& x, const RopeGrid& grid, int64_t first_token, const RopeSpl
           float* hi = lo + tab.half;
           for (int64_t k = 0; k < tab.half; ++k) {
             const float a = lo[k], bb = hi[k];
-            lo[k] = a * c[k] - bb * sn[k];
-            hi[k] = bb * c[k] + a * sn[k];
+            const float sine = sign * sn[k];
+            lo[k] = a * c[k] - bb * sine;
+            hi[k] = bb * c[k] + a * sine;
           }
           offset += split.dims[static_cast<size_t>(part)];
         }
       }
     }
   }
+}
+
+}  // namespace
+
+void rope3d_(Tensor& x, const RopeGrid& grid, int64_t first_token, const RopeSplit& split) {
+  rotate_(x, grid, first_token, split, 1.0f, "rope3d");
+}
+
+void rope3d_backward_(Tensor& dy, const RopeGrid& grid, int64_t first_token, const RopeSplit& split) {
+  rotate_(dy, grid, first_token, split, -1.0f, "rope3d_backward");
 }
 
 }  // namespace sv::ops

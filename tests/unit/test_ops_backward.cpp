@@ -12,7 +12,9 @@
 #include "ops/layer_norm.h"
 #include "ops/linear.h"
 #include "ops/modulate.h"
+#include "ops/patchify.h"
 #include "ops/rms_norm.h"
+#include "ops/rope3d.h"
 #include "test_util.h"
 
 namespace sv {
@@ -224,6 +226,105 @@ TEST(OpsBackward, GeluTanhAndSilu) {
   };
   EXPECT_LT(rel_l2(ops::gelu_tanh_backward(x, dy), numeric_grad(gelu, {to_double(x)}, 0, to_double(dy))), kTolerance);
   EXPECT_LT(rel_l2(ops::silu_backward(x, dy), numeric_grad(silu, {to_double(x)}, 0, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, PatchifyAndUnpatchifyForEveryPatchSize) {
+  constexpr int64_t batch = 2, frames = 2, ch = 3;
+  for (const int64_t p : {1, 2}) {
+    const int64_t h = 2 * p, w = 3 * p, hp = h / p, wp = w / p, vec = ch * p * p;
+    const int64_t tokens = frames * hp * wp;
+    // The double reference of each op: where every token element comes from.
+    const auto source = [&](int64_t n, int64_t i, int64_t j, int64_t k, bool channel_major) {
+      const int64_t c = channel_major ? k / (p * p) : k % ch;
+      const int64_t ki = channel_major ? (k / p) % p : k / (p * ch);
+      const int64_t kj = channel_major ? k % p : (k / ch) % p;
+      return ((n * ch + c) * h + i * p + ki) * w + j * p + kj;
+    };
+    const auto gather = [&](bool channel_major) {
+      return Reference([&, channel_major](const std::vector<Values>& in) {
+        Values y(static_cast<size_t>(batch * tokens * vec));
+        for (int64_t n = 0; n < batch * frames; ++n)
+          for (int64_t i = 0; i < hp; ++i)
+            for (int64_t j = 0; j < wp; ++j)
+              for (int64_t k = 0; k < vec; ++k) {
+                y[static_cast<size_t>(((n * hp + i) * wp + j) * vec + k)] =
+                    in[0][static_cast<size_t>(source(n, i, j, k, channel_major))];
+              }
+        return y;
+      });
+    };
+    const Tensor video = random_tensor(Shape{batch, frames, ch, h, w}, 90);
+    const Tensor dtokens = random_tensor(Shape{batch, tokens, vec}, 91);
+    // patchify: video -> tokens (c, ki, kj).
+    EXPECT_LT(rel_l2(ops::patchify(video, p), gather(true)({to_double(video)})), 1e-7) << "p=" << p;
+    EXPECT_LT(rel_l2(ops::patchify_backward(dtokens, frames, ch, h, w, p),
+                     numeric_grad(gather(true), {to_double(video)}, 0, to_double(dtokens))),
+              kTolerance)
+        << "p=" << p;
+    // unpatchify: tokens (ki, kj, c) -> video, the inverse of the (ki, kj, c) gather.
+    const Tensor dvideo = random_tensor(Shape{batch, frames, ch, h, w}, 92);
+    const Reference scatter = [&](const std::vector<Values>& in) {
+      const Tensor t = Tensor::empty(Shape{batch, tokens, vec}, DType::F32);
+      for (size_t i = 0; i < in[0].size(); ++i) t.data<float>()[i] = static_cast<float>(in[0][i]);
+      return to_double(ops::unpatchify(t, frames, hp, wp, p, ch));
+    };
+    EXPECT_EQ(rel_l2(ops::unpatchify_backward(dvideo, p), gather(false)({to_double(dvideo)})), 0.0) << "p=" << p;
+    // A move of elements: differences of +-1 (exact in float) give the gradient exactly.
+    Values numeric(static_cast<size_t>(batch * tokens * vec));
+    std::vector<Values> in{to_double(dtokens)};
+    for (size_t i = 0; i < numeric.size(); ++i) {
+      const double keep = in[0][i];
+      in[0][i] = keep + 1.0;
+      const Values up = scatter(in);
+      in[0][i] = keep - 1.0;
+      const Values down = scatter(in);
+      in[0][i] = keep;
+      double s = 0.0;
+      const Values g = to_double(dvideo);
+      for (size_t j = 0; j < g.size(); ++j) s += g[j] * (up[j] - down[j]);
+      numeric[i] = s / 2.0;
+    }
+    EXPECT_LT(rel_l2(ops::unpatchify_backward(dvideo, p), numeric), kTolerance) << "p=" << p;
+  }
+}
+
+TEST(OpsBackward, Rope3dOnASequenceParallelSlice) {
+  // A 2x2x3 grid, head_dim 8 split 4/2/2, the slice of tokens [3, 9) as a
+  // sequence-parallel rank holds it.
+  const ops::RopeGrid grid{.frames = 2, .rows = 2, .cols = 3};
+  const ops::RopeSplit split{.dims = {4, 2, 2}, .theta = 10000.0f};
+  constexpr int64_t batch = 2, seq = 6, heads = 2, hd = 8, first = 3;
+  const Reference f = [&](const std::vector<Values>& in) {
+    Values y(in[0].size());
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t s = 0; s < seq; ++s) {
+        const int64_t t = first + s;
+        const int64_t pos[3] = {t / (grid.rows * grid.cols), (t / grid.cols) % grid.rows, t % grid.cols};
+        for (int64_t h = 0; h < heads; ++h) {
+          const int64_t base = ((b * seq + s) * heads + h) * hd;
+          int64_t offset = 0;
+          for (int part = 0; part < 3; ++part) {
+            const int64_t dim = split.dims[static_cast<size_t>(part)], half = dim / 2;
+            for (int64_t k = 0; k < half; ++k) {
+              const double angle = static_cast<double>(pos[part]) * std::pow(10000.0, -2.0 * k / dim);
+              const double lo = in[0][base + offset + k], hi = in[0][base + offset + half + k];
+              y[base + offset + k] = lo * std::cos(angle) - hi * std::sin(angle);
+              y[base + offset + half + k] = hi * std::cos(angle) + lo * std::sin(angle);
+            }
+            offset += dim;
+          }
+        }
+      }
+    return y;
+  };
+  const Tensor x = random_tensor(Shape{batch, seq, heads, hd}, 100);
+  Tensor rotated = x.clone();
+  ops::rope3d_(rotated, grid, first, split);
+  EXPECT_LT(rel_l2(rotated, f({to_double(x)})), 1e-6);  // the reference computes the op's forward
+  const Tensor dy = random_tensor(Shape{batch, seq, heads, hd}, 101);
+  Tensor dx = dy.clone();
+  ops::rope3d_backward_(dx, grid, first, split);
+  EXPECT_LT(rel_l2(dx, numeric_grad(f, {to_double(x)}, 0, to_double(dy))), kTolerance);
 }
 
 TEST(OpsBackward, MismatchedGradientIsRefusedWithTheShapes) {
