@@ -10,5 +10,8 @@
 namespace sv::ops {
 
 std::vector<Tensor> split_heads(const Tensor& fused, int64_t heads, int64_t parts);
+// Backward: the parts' gradients ([B, S, H, d] each, in part order) put back
+// where split_heads took them from, [B, S, H * parts * d].
+Tensor split_heads_backward(const std::vector<Tensor>& dparts);
 
 }  // namespace sv::ops

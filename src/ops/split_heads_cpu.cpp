@@ -31,4 +31,31 @@ std::vector<Tensor> split_heads(const Tensor& fused, int64_t heads, int64_t part
   return out;
 }
 
+Tensor split_heads_backward(const std::vector<Tensor>& dparts) {
+  SV_CHECK(!dparts.empty(), "split_heads_backward: no parts");
+  const Tensor& first = dparts.front();
+  for (const Tensor& p : dparts) {
+    require_f32_contiguous(p, "split_heads_backward", "part gradient");
+    SV_CHECK(p.rank() == 4 && p.shape() == first.shape(),
+             "split_heads_backward: part gradients must all be [B, S, H, d]: {} and {}", first.describe(),
+             p.describe());
+  }
+  const int64_t batch = first.dim(0), seq = first.dim(1), heads = first.dim(2), d = first.dim(3);
+  const auto parts = static_cast<int64_t>(dparts.size());
+  Tensor fused = Tensor::empty(Shape{batch, seq, heads * parts * d}, DType::F32);
+  float* dst = fused.data<float>();
+  const int64_t rows = batch * seq;
+#pragma omp parallel for schedule(static) if (fused.numel() > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t k = 0; k < parts; ++k) {
+        std::memcpy(dst + (r * heads + h) * parts * d + k * d,
+                    dparts[static_cast<size_t>(k)].data<float>() + (r * heads + h) * d,
+                    static_cast<size_t>(d) * sizeof(float));
+      }
+    }
+  }
+  return fused;
+}
+
 }  // namespace sv::ops

@@ -15,6 +15,7 @@
 #include "ops/patchify.h"
 #include "ops/rms_norm.h"
 #include "ops/rope3d.h"
+#include "ops/split_heads.h"
 #include "test_util.h"
 
 namespace sv {
@@ -325,6 +326,28 @@ TEST(OpsBackward, Rope3dOnASequenceParallelSlice) {
   Tensor dx = dy.clone();
   ops::rope3d_backward_(dx, grid, first, split);
   EXPECT_LT(rel_l2(dx, numeric_grad(f, {to_double(x)}, 0, to_double(dy))), kTolerance);
+}
+
+TEST(OpsBackward, SplitHeadsPutsEveryPartBack) {
+  constexpr int64_t batch = 2, seq = 3, heads = 2, parts = 3, d = 4;
+  const Tensor fused = random_tensor(Shape{batch, seq, heads * parts * d}, 110);
+  std::vector<Tensor> dparts;
+  Values dy;  // the parts' gradients, concatenated in part order
+  for (int64_t k = 0; k < parts; ++k) {
+    dparts.push_back(random_tensor(Shape{batch, seq, heads, d}, 111 + static_cast<uint64_t>(k)));
+    const Values v = to_double(dparts.back());
+    dy.insert(dy.end(), v.begin(), v.end());
+  }
+  // The double reference: every part's element read from the fused feature h*parts*d + k*d + i.
+  const Reference f = [&](const std::vector<Values>& in) {
+    Values y;
+    for (int64_t k = 0; k < parts; ++k)
+      for (int64_t r = 0; r < batch * seq; ++r)
+        for (int64_t h = 0; h < heads; ++h)
+          for (int64_t i = 0; i < d; ++i) y.push_back(in[0][(r * heads + h) * parts * d + k * d + i]);
+    return y;
+  };
+  EXPECT_LT(rel_l2(ops::split_heads_backward(dparts), numeric_grad(f, {to_double(fused)}, 0, dy)), kTolerance);
 }
 
 TEST(OpsBackward, MismatchedGradientIsRefusedWithTheShapes) {
