@@ -17,4 +17,15 @@ namespace sv::ops {
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  std::span<const int64_t> kv_lens, float scale);
 
+struct AttentionGrads {
+  Tensor dq, dk, dv;  // shaped as q, k, v; keys past a row's kv_len get zero
+};
+// Backward of attention, from its inputs, its output `out` and the output
+// gradient `dout`. Blockwise like the forward (no [Sq, Sk] matrix is kept):
+// per query block, one pass over the keys finds each row's log-sum-exp, a
+// second re-forms the probabilities P and accumulates dV += P^T dO,
+// dS = P (dO V^T - rowsum(dO out)), dQ += scale dS K, dK += scale dS^T Q.
+AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& dout, std::span<const int64_t> kv_lens, float scale);
+
 }  // namespace sv::ops

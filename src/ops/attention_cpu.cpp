@@ -53,25 +53,100 @@ void attend_block(const float* q, const float* k, const float* v, float* out, in
   }
 }
 
+void check_attention_inputs(const Tensor& q, const Tensor& k, const Tensor& v, std::span<const int64_t> kv_lens,
+                            const char* op) {
+  require_f32_contiguous(q, op, "q");
+  require_f32_contiguous(k, op, "k");
+  require_f32_contiguous(v, op, "v");
+  SV_CHECK(q.rank() == 4 && k.rank() == 4 && v.shape() == k.shape(), "{}: q {} k {} v {} must be [B, S, H, d]", op,
+           q.describe(), k.describe(), v.describe());
+  const int64_t batch = q.dim(0), sk = k.dim(1);
+  SV_CHECK(k.dim(0) == batch && k.dim(2) == q.dim(2) && k.dim(3) == q.dim(3), "{}: k {} does not match q {}", op,
+           k.describe(), q.describe());
+  SV_CHECK(kv_lens.empty() || static_cast<int64_t>(kv_lens.size()) == batch, "{}: {} key lengths for batch {}", op,
+           kv_lens.size(), batch);
+  for (int64_t len : kv_lens) {
+    SV_CHECK(len >= 1 && len <= sk, "{}: key length {} outside [1, {}]", op, len, sk);
+  }
+}
+
+// Pointers to one (batch, head)'s rows of a [B, S, H, d] tensor and its
+// gradient; rows are ld = H * d apart.
+struct HeadRows {
+  const float* q;
+  const float* k;
+  const float* v;
+  const float* out;
+  const float* dout;
+  float* dq;
+  float* dk;
+  float* dv;
+};
+
+// Per-block scratch of the backward.
+struct BackwardScratch {
+  std::vector<float> p, dp, lse, delta;
+  BackwardScratch()
+      : p(static_cast<size_t>(kQueryBlock * kKeyBlock)),
+        dp(p.size()),
+        lse(static_cast<size_t>(kQueryBlock)),
+        delta(static_cast<size_t>(kQueryBlock)) {}
+};
+
+// The backward of one (batch, head, query block) of `rows` queries.
+void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int64_t d, int64_t ld, float scale,
+                           BackwardScratch& w) {
+  // Pass 1: each row's log-sum-exp over its keys, and delta = rowsum(dO * O).
+  std::vector<double> row_max(static_cast<size_t>(rows), -std::numeric_limits<double>::infinity());
+  std::vector<double> row_sum(static_cast<size_t>(rows), 0.0);
+  for (int64_t k0 = 0; k0 < kv_len; k0 += kKeyBlock) {
+    const int64_t kn = std::min(kKeyBlock, kv_len - k0);
+    cpu::sgemm(false, true, rows, kn, d, scale, t.q, ld, t.k + k0 * ld, ld, 0.0f, w.p.data(), kn);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = w.p.data() + r * kn;
+      const auto ur = static_cast<size_t>(r);
+      double m = row_max[ur];
+      for (int64_t j = 0; j < kn; ++j) m = std::max(m, static_cast<double>(s[j]));
+      double sum = 0.0;
+      for (int64_t j = 0; j < kn; ++j) sum += std::exp(static_cast<double>(s[j]) - m);
+      row_sum[ur] = row_sum[ur] * std::exp(row_max[ur] - m) + sum;
+      row_max[ur] = m;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto ur = static_cast<size_t>(r);
+    w.lse[ur] = static_cast<float>(row_max[ur] + std::log(row_sum[ur]));
+    double delta = 0.0;
+    for (int64_t c = 0; c < d; ++c) delta += static_cast<double>(t.dout[r * ld + c]) * t.out[r * ld + c];
+    w.delta[ur] = static_cast<float>(delta);
+  }
+  // Pass 2: P, then dV, dS, dQ and dK, key block by key block.
+  for (int64_t k0 = 0; k0 < kv_len; k0 += kKeyBlock) {
+    const int64_t kn = std::min(kKeyBlock, kv_len - k0);
+    float* p = w.p.data();
+    float* ds = w.dp.data();
+    cpu::sgemm(false, true, rows, kn, d, scale, t.q, ld, t.k + k0 * ld, ld, 0.0f, p, kn);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < kn; ++j) p[r * kn + j] = std::exp(p[r * kn + j] - w.lse[static_cast<size_t>(r)]);
+    }
+    cpu::sgemm(true, false, kn, d, rows, 1.0f, p, kn, t.dout, ld, 1.0f, t.dv + k0 * ld, ld);  // dV += P^T dO
+    cpu::sgemm(false, true, rows, kn, d, 1.0f, t.dout, ld, t.v + k0 * ld, ld, 0.0f, ds, kn);  // dP = dO V^T
+    for (int64_t r = 0; r < rows; ++r) {
+      const float delta = w.delta[static_cast<size_t>(r)];
+      for (int64_t j = 0; j < kn; ++j) ds[r * kn + j] = p[r * kn + j] * (ds[r * kn + j] - delta);
+    }
+    cpu::sgemm(false, false, rows, d, kn, scale, ds, kn, t.k + k0 * ld, ld, 1.0f, t.dq, ld);    // dQ += s dS K
+    cpu::sgemm(true, false, kn, d, rows, scale, ds, kn, t.q, ld, 1.0f, t.dk + k0 * ld, ld);     // dK += s dS^T Q
+  }
+}
+
 }  // namespace
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  std::span<const int64_t> kv_lens, float scale) {
-  require_f32_contiguous(q, "attention", "q");
-  require_f32_contiguous(k, "attention", "k");
-  require_f32_contiguous(v, "attention", "v");
-  SV_CHECK(q.rank() == 4 && k.rank() == 4 && v.shape() == k.shape(),
-           "attention: q {} k {} v {} must be [B, S, H, d]", q.describe(), k.describe(),
-           v.describe());
+  check_attention_inputs(q, k, v, kv_lens, "attention");
   const int64_t batch = q.dim(0), sq = q.dim(1), heads = q.dim(2), d = q.dim(3);
   const int64_t sk = k.dim(1);
-  SV_CHECK(k.dim(0) == batch && k.dim(2) == heads && k.dim(3) == d,
-           "attention: k {} does not match q {}", k.describe(), q.describe());
-  SV_CHECK(kv_lens.empty() || static_cast<int64_t>(kv_lens.size()) == batch,
-           "attention: {} key lengths for batch {}", kv_lens.size(), batch);
-  for (int64_t len : kv_lens) {
-    SV_CHECK(len >= 1 && len <= sk, "attention: key length {} outside [1, {}]", len, sk);
-  }
   Tensor out = Tensor::empty(q.shape(), DType::F32);
   const int64_t ld = heads * d;
   const int64_t qblocks = (sq + kQueryBlock - 1) / kQueryBlock;
@@ -100,6 +175,40 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
     }
   }
   return out;
+}
+
+AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& dout, std::span<const int64_t> kv_lens, float scale) {
+  check_attention_inputs(q, k, v, kv_lens, "attention_backward");
+  require_f32_contiguous(out, "attention_backward", "output");
+  require_f32_contiguous(dout, "attention_backward", "output gradient");
+  SV_CHECK(out.shape() == q.shape() && dout.shape() == q.shape(),
+           "attention_backward: output {} and its gradient {} must be shaped as q {}", out.describe(),
+           dout.describe(), q.describe());
+  const int64_t batch = q.dim(0), sq = q.dim(1), heads = q.dim(2), d = q.dim(3), sk = k.dim(1);
+  AttentionGrads g{Tensor::zeros(q.shape(), DType::F32), Tensor::zeros(k.shape(), DType::F32),
+                   Tensor::zeros(v.shape(), DType::F32)};
+  const int64_t ld = heads * d;
+  // One (batch, head) per task: its query blocks all add into the same dK, dV rows.
+#pragma omp parallel
+  {
+    BackwardScratch scratch;
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t kv_len = kv_lens.empty() ? sk : kv_lens[static_cast<size_t>(b)];
+        const int64_t kv_off = (b * sk * heads + h) * d;
+        for (int64_t r0 = 0; r0 < sq; r0 += kQueryBlock) {
+          const int64_t q_off = ((b * sq + r0) * heads + h) * d;
+          const HeadRows rows{q.data<float>() + q_off,       k.data<float>() + kv_off,   v.data<float>() + kv_off,
+                              out.data<float>() + q_off,     dout.data<float>() + q_off, g.dq.data<float>() + q_off,
+                              g.dk.data<float>() + kv_off,   g.dv.data<float>() + kv_off};
+          attend_block_backward(rows, std::min(kQueryBlock, sq - r0), kv_len, d, ld, scale, scratch);
+        }
+      }
+    }
+  }
+  return g;
 }
 
 }  // namespace sv::ops

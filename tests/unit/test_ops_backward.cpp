@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/activations.h"
+#include "ops/attention.h"
 #include "ops/layer_norm.h"
 #include "ops/linear.h"
 #include "ops/modulate.h"
@@ -348,6 +349,108 @@ TEST(OpsBackward, SplitHeadsPutsEveryPartBack) {
     return y;
   };
   EXPECT_LT(rel_l2(ops::split_heads_backward(dparts), numeric_grad(f, {to_double(fused)}, 0, dy)), kTolerance);
+}
+
+// Attention in double: q [B, Sq, H, d], k and v [B, Sk, H, d] flattened,
+// row b attending keys [0, lens[b]).
+struct AttentionShape {
+  int64_t batch, sq, sk, heads, d;
+  std::vector<int64_t> lens;
+};
+
+Values attention_ref(const AttentionShape& a, const Values& q, const Values& k, const Values& v, double scale) {
+  Values out(q.size(), 0.0);
+  for (int64_t b = 0; b < a.batch; ++b)
+    for (int64_t h = 0; h < a.heads; ++h)
+      for (int64_t i = 0; i < a.sq; ++i) {
+        const int64_t n = a.lens[static_cast<size_t>(b)];
+        Values s(static_cast<size_t>(n));
+        double m = -1e300, sum = 0.0;
+        for (int64_t j = 0; j < n; ++j) {
+          double dot = 0.0;
+          for (int64_t c = 0; c < a.d; ++c) {
+            dot += q[((b * a.sq + i) * a.heads + h) * a.d + c] * k[((b * a.sk + j) * a.heads + h) * a.d + c];
+          }
+          s[static_cast<size_t>(j)] = dot * scale;
+          m = std::max(m, dot * scale);
+        }
+        for (double& x : s) sum += (x = std::exp(x - m));
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t c = 0; c < a.d; ++c) {
+            out[((b * a.sq + i) * a.heads + h) * a.d + c] +=
+                s[static_cast<size_t>(j)] / sum * v[((b * a.sk + j) * a.heads + h) * a.d + c];
+          }
+      }
+  return out;
+}
+
+TEST(OpsBackward, AttentionWithAPrefixMask) {
+  const AttentionShape a{.batch = 2, .sq = 5, .sk = 7, .heads = 2, .d = 4, .lens = {7, 3}};
+  const float scale = 0.5f;
+  const Tensor q = random_tensor(Shape{a.batch, a.sq, a.heads, a.d}, 120);
+  const Tensor k = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 121);
+  const Tensor v = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 122);
+  const Tensor dout = random_tensor(q.shape(), 123);
+  const Tensor out = ops::attention(q, k, v, a.lens, scale);
+  const ops::AttentionGrads g = ops::attention_backward(q, k, v, out, dout, a.lens, scale);
+  const Reference f = [&](const std::vector<Values>& in) { return attention_ref(a, in[0], in[1], in[2], scale); };
+  const std::vector<Values> inputs{to_double(q), to_double(k), to_double(v)};
+  EXPECT_LT(rel_l2(g.dq, numeric_grad(f, inputs, 0, to_double(dout))), kTolerance);
+  EXPECT_LT(rel_l2(g.dk, numeric_grad(f, inputs, 1, to_double(dout))), kTolerance);
+  EXPECT_LT(rel_l2(g.dv, numeric_grad(f, inputs, 2, to_double(dout))), kTolerance);
+  // Masked keys of row 1 (from 3 on) get no gradient.
+  for (int64_t j = 3; j < a.sk; ++j) {
+    EXPECT_EQ(rel_l2(g.dk.select(0, 1).select(0, j), Values(static_cast<size_t>(a.heads * a.d), 0.0)), 0.0);
+    EXPECT_EQ(rel_l2(g.dv.select(0, 1).select(0, j), Values(static_cast<size_t>(a.heads * a.d), 0.0)), 0.0);
+  }
+}
+
+TEST(OpsBackward, AttentionAcrossSeveralQueryAndKeyBlocks) {
+  // 70 queries (two query blocks of 64) and 600 keys (two key blocks of 512):
+  // finite differences at this size would take minutes, so the gradients are
+  // compared with the textbook formulas evaluated in double (the op itself
+  // meets finite differences in AttentionWithAPrefixMask).
+  const AttentionShape a{.batch = 1, .sq = 70, .sk = 600, .heads = 2, .d = 8, .lens = {590}};
+  const float scale = 1.0f / std::sqrt(8.0f);
+  const Tensor q = random_tensor(Shape{a.batch, a.sq, a.heads, a.d}, 130);
+  const Tensor k = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 131);
+  const Tensor v = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 132);
+  const Tensor dout = random_tensor(q.shape(), 133);
+  const ops::AttentionGrads g =
+      ops::attention_backward(q, k, v, ops::attention(q, k, v, a.lens, scale), dout, a.lens, scale);
+  const Values qd = to_double(q), kd = to_double(k), vd = to_double(v), gd = to_double(dout);
+  Values dq(qd.size(), 0.0), dk(kd.size(), 0.0), dv(vd.size(), 0.0);
+  const auto at_q = [&](int64_t i, int64_t h, int64_t c) { return static_cast<size_t>((i * a.heads + h) * a.d + c); };
+  for (int64_t h = 0; h < a.heads; ++h)
+    for (int64_t i = 0; i < a.sq; ++i) {
+      const int64_t n = a.lens[0];
+      Values p(static_cast<size_t>(n)), dp(static_cast<size_t>(n));
+      double m = -1e300, sum = 0.0, delta = 0.0;
+      for (int64_t j = 0; j < n; ++j) {
+        double dot = 0.0, dpj = 0.0;
+        for (int64_t c = 0; c < a.d; ++c) {
+          dot += qd[at_q(i, h, c)] * kd[at_q(j, h, c)];
+          dpj += gd[at_q(i, h, c)] * vd[at_q(j, h, c)];
+        }
+        p[static_cast<size_t>(j)] = dot * scale;
+        dp[static_cast<size_t>(j)] = dpj;
+        m = std::max(m, dot * scale);
+      }
+      for (double& x : p) sum += (x = std::exp(x - m));
+      for (double& x : p) x /= sum;
+      for (int64_t j = 0; j < n; ++j) delta += p[static_cast<size_t>(j)] * dp[static_cast<size_t>(j)];
+      for (int64_t j = 0; j < n; ++j) {
+        const double ds = p[static_cast<size_t>(j)] * (dp[static_cast<size_t>(j)] - delta);
+        for (int64_t c = 0; c < a.d; ++c) {
+          dv[at_q(j, h, c)] += p[static_cast<size_t>(j)] * gd[at_q(i, h, c)];
+          dq[at_q(i, h, c)] += scale * ds * kd[at_q(j, h, c)];
+          dk[at_q(j, h, c)] += scale * ds * qd[at_q(i, h, c)];
+        }
+      }
+    }
+  EXPECT_LT(rel_l2(g.dq, dq), kTolerance);
+  EXPECT_LT(rel_l2(g.dk, dk), kTolerance);
+  EXPECT_LT(rel_l2(g.dv, dv), kTolerance);
 }
 
 TEST(OpsBackward, MismatchedGradientIsRefusedWithTheShapes) {
