@@ -1,0 +1,90 @@
+#include "train/adamw.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace sv::train {
+
+namespace {
+
+void check_gradient(const ParameterGradient& pg) {
+  const Parameter& p = *pg.parameter;
+  SV_CHECK(p.value.defined() && p.value.dtype() == DType::F32 && p.value.is_contiguous(),
+           "AdamW: parameter {} is not a loaded contiguous f32 tensor", p.name);
+  SV_CHECK(pg.gradient.defined() && pg.gradient.dtype() == DType::F32 && pg.gradient.is_contiguous() &&
+               pg.gradient.shape() == p.value.shape(),
+           "AdamW: gradient {} for parameter {} {}", pg.gradient.defined() ? pg.gradient.describe() : "undefined",
+           p.name, p.value.describe());
+}
+
+}  // namespace
+
+AdamW::AdamW(AdamWSettings settings) : settings_(settings) {
+  const AdamWSettings& s = settings_;
+  SV_CHECK_AS(InputError, s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1,
+              "AdamW: betas must be in [0, 1), got ({}, {})", s.beta1, s.beta2);
+  SV_CHECK_AS(InputError, s.eps > 0 && std::isfinite(s.eps), "AdamW: eps must be a positive number, got {}", s.eps);
+  SV_CHECK_AS(InputError, s.weight_decay >= 0 && std::isfinite(s.weight_decay),
+              "AdamW: weight decay must be finite and not negative, got {}", s.weight_decay);
+  SV_CHECK_AS(InputError, s.max_grad_norm >= 0 && std::isfinite(s.max_grad_norm),
+              "AdamW: max_grad_norm must be finite and not negative (0: off), got {}", s.max_grad_norm);
+}
+
+const AdamWMoments* AdamW::moments(std::string_view name) const {
+  const auto it = moments_.find(name);
+  return it == moments_.end() ? nullptr : &it->second;
+}
+
+StepReport AdamW::step(std::span<const ParameterGradient> params, float lr) {
+  SV_CHECK(std::isfinite(lr) && lr >= 0, "AdamW: learning rate {} is not a finite number >= 0", lr);
+  StepReport report;
+  double sum_sq = 0.0;
+  for (const ParameterGradient& pg : params) {
+    check_gradient(pg);
+    const float* g = pg.gradient.data<float>();
+    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
+  }
+  report.grad_norm = std::sqrt(sum_sq);
+  SV_CHECK(std::isfinite(report.grad_norm), "AdamW: the gradients hold NaN or infinity; nothing was updated");
+  float clip = 1.0f;
+  if (settings_.max_grad_norm > 0) {
+    const double c = settings_.max_grad_norm / (report.grad_norm + 1e-6);
+    if (c < 1.0) {
+      clip = static_cast<float>(c);
+      report.clipped = true;
+    }
+  }
+  ++steps_;
+  const float b1 = settings_.beta1, b2 = settings_.beta2;
+  const double correction1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(steps_));
+  const double correction2 = 1.0 - std::pow(static_cast<double>(b2), static_cast<double>(steps_));
+  const auto step_size = static_cast<float>(lr / correction1);
+  const auto correction2_sqrt = static_cast<float>(std::sqrt(correction2));
+  for (const ParameterGradient& pg : params) {
+    Parameter& p = *pg.parameter;
+    auto [it, fresh] = moments_.try_emplace(p.name);
+    if (fresh) {
+      it->second.exp_avg = Tensor::zeros(p.value.shape(), DType::F32);
+      it->second.exp_avg_sq = Tensor::zeros(p.value.shape(), DType::F32);
+    }
+    float* w = p.value.data<float>();
+    float* g = pg.gradient.data<float>();
+    float* m = it->second.exp_avg.data<float>();
+    float* v = it->second.exp_avg_sq.data<float>();
+    // Biases and norm weights are not decayed (the reference's second group).
+    const float decay = p.full_shape.rank() >= 2 ? 1.0f - lr * settings_.weight_decay : 1.0f;
+    const int64_t n = p.value.numel();
+#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      g[i] *= clip;
+      w[i] *= decay;
+      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+      v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+      w[i] -= step_size * m[i] / (std::sqrt(v[i]) / correction2_sqrt + settings_.eps);
+    }
+  }
+  return report;
+}
+
+}  // namespace sv::train
