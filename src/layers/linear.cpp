@@ -1,5 +1,7 @@
 #include "layers/linear.h"
 
+#include "core/error.h"
+#include "layers/gradients.h"
 #include "ops/linear.h"
 
 namespace sv {
@@ -21,6 +23,17 @@ Tensor Linear::operator()(const Tensor& x) const {
   // A weight kept in bf16 (LoadOptions::keep_stored_dtype) is widened for this call only.
   const Tensor w32 = w.dtype() == DType::F32 ? w : w.to(DType::F32);
   return ops::linear(x, w32, bias_ ? bias_->value : Tensor());
+}
+
+Tensor Linear::forward(const Tensor& x, Saved& saved) const {
+  SV_CHECK(weight_->value.dtype() == DType::F32, "{}: training needs f32 weights, got {}", weight_->name,
+           weight_->value.describe());
+  saved.x = x;
+  return ops::linear(x, weight_->value, bias_ ? bias_->value : Tensor());
+}
+
+Tensor Linear::backward(const Tensor& dy, const Saved& saved, Gradients& grads) const {
+  return ops::linear_backward(saved.x, weight_->value, dy, &grads.of(*weight_), bias_ ? &grads.of(*bias_) : nullptr);
 }
 
 }  // namespace sv

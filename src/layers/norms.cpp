@@ -1,5 +1,6 @@
 #include "layers/norms.h"
 
+#include "layers/gradients.h"
 #include "ops/layer_norm.h"
 #include "ops/rms_norm.h"
 
@@ -22,5 +23,24 @@ RMSNorm::RMSNorm(const Scope& scope, int64_t dim, float eps) : eps_(eps) {
 }
 
 void RMSNorm::apply_(Tensor& x) const { ops::rms_norm_(x, weight_->value, eps_); }
+
+Tensor LayerNorm::forward(const Tensor& x, Saved& saved) const {
+  saved.x = x;
+  return (*this)(x);
+}
+
+Tensor LayerNorm::backward(const Tensor& dy, const Saved& saved, Gradients& grads) const {
+  return ops::layer_norm_backward(saved.x, weight_ ? weight_->value : Tensor(), eps_, dy,
+                                  weight_ ? &grads.of(*weight_) : nullptr, bias_ ? &grads.of(*bias_) : nullptr);
+}
+
+void RMSNorm::apply_(Tensor& x, Saved& saved) const {
+  saved.x = x.clone();
+  apply_(x);
+}
+
+Tensor RMSNorm::backward(const Tensor& dy, const Saved& saved, Gradients& grads) const {
+  return ops::rms_norm_backward(saved.x, weight_->value, eps_, dy, &grads.of(*weight_));
+}
 
 }  // namespace sv

@@ -5,11 +5,20 @@
 
 namespace sv {
 
+class Gradients;
+
 // LayerNorm over the last axis; with affine it binds <scope>.weight and .bias.
 class LayerNorm {
  public:
   LayerNorm(const Scope& scope, int64_t dim, float eps, bool affine);
   Tensor operator()(const Tensor& x) const;
+
+  // Training: see Linear. The backward adds d weight and d bias (affine only).
+  struct Saved {
+    Tensor x;
+  };
+  Tensor forward(const Tensor& x, Saved& saved) const;
+  Tensor backward(const Tensor& dy, const Saved& saved, Gradients& grads) const;
 
  private:
   Parameter* weight_ = nullptr;
@@ -22,6 +31,13 @@ class RMSNorm {
  public:
   RMSNorm(const Scope& scope, int64_t dim, float eps);
   void apply_(Tensor& x) const;
+
+  // Training: the input is kept (a copy: the forward normalises in place).
+  struct Saved {
+    Tensor x;
+  };
+  void apply_(Tensor& x, Saved& saved) const;
+  Tensor backward(const Tensor& dy, const Saved& saved, Gradients& grads) const;
 
  private:
   Parameter* weight_;
