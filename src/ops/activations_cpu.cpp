@@ -33,8 +33,7 @@ namespace {
 template <typename Derivative>
 Tensor pointwise_backward(const Tensor& x, const Tensor& dy, const char* op, Derivative derivative) {
   require_f32_contiguous(x, op, "input");
-  require_f32_contiguous(dy, op, "output gradient");
-  SV_CHECK(dy.shape() == x.shape(), "{}: gradient {} for input {}", op, dy.describe(), x.describe());
+  require_gradient_like(dy, x, op);
   Tensor dx = Tensor::empty(x.shape(), DType::F32);
   const float* xp = x.data<float>();
   const float* gp = dy.data<float>();

@@ -53,34 +53,17 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   return y;
 }
 
-namespace {
-
-// An optional [d] gradient buffer, checked; nullptr when not asked for.
-float* vector_gradient(Tensor* grad, int64_t d, const Tensor& x, const char* what) {
-  if (!grad) return nullptr;
-  require_f32_contiguous(*grad, "layer_norm_backward", what);
-  SV_CHECK(grad->numel() == d, "layer_norm_backward: {} {} for input {}", what, grad->describe(), x.describe());
-  return grad->data<float>();
-}
-
-}  // namespace
-
 Tensor layer_norm_backward(const Tensor& x, const Tensor& weight, float eps, const Tensor& dy, Tensor* dweight,
                            Tensor* dbias) {
-  require_f32_contiguous(x, "layer_norm_backward", "input");
-  require_f32_contiguous(dy, "layer_norm_backward", "output gradient");
-  SV_CHECK(dy.shape() == x.shape(), "layer_norm_backward: gradient {} for input {}", dy.describe(), x.describe());
+  constexpr const char* op = "layer_norm_backward";
+  require_f32_contiguous(x, op, "input");
+  require_gradient_like(dy, x, op);
   const int64_t d = x.dim(-1);
   const int64_t rows = d ? x.numel() / d : 0;
-  const float* w = nullptr;
-  if (weight.defined()) {
-    require_f32_contiguous(weight, "layer_norm_backward", "weight");
-    SV_CHECK(weight.numel() == d, "layer_norm_backward: weight {} for input {}", weight.describe(), x.describe());
-    w = weight.data<float>();
-  }
-  SV_CHECK(w || !dweight, "layer_norm_backward: a weight gradient without a weight");
-  float* dw = vector_gradient(dweight, d, x, "weight gradient");
-  float* db = vector_gradient(dbias, d, x, "bias gradient");
+  const float* w = optional_feature_vector(weight, x, op, "weight");
+  SV_CHECK(w || !dweight, "{}: a weight gradient without a weight", op);
+  float* dw = optional_feature_gradient(dweight, x, op, "weight gradient");
+  float* db = optional_feature_gradient(dbias, x, op, "bias gradient");
   Tensor dx = Tensor::empty(x.shape(), DType::F32);
   const float* xp = x.data<float>();
   const float* gp = dy.data<float>();

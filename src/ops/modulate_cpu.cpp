@@ -69,9 +69,8 @@ void gated_residual_(Tensor& x, const Tensor& y, const Tensor& gate) {
 
 Tensor modulate_backward(const Tensor& x, const Tensor& scale, const Tensor& dy, Tensor& dshift, Tensor& dscale) {
   require_f32_contiguous(x, "modulate_backward", "input");
-  require_f32_contiguous(dy, "modulate_backward", "output gradient");
-  SV_CHECK(x.rank() == 3 && dy.shape() == x.shape(), "modulate_backward: gradient {} for input {}", dy.describe(),
-           x.describe());
+  require_gradient_like(dy, x, "modulate_backward");
+  SV_CHECK(x.rank() == 3, "modulate_backward: input must be [B, S, D], got {}", x.describe());
   require_batch_rows(scale, x, "modulate_backward", "scale");
   require_batch_rows(dshift, x, "modulate_backward", "shift gradient");
   require_batch_rows(dscale, x, "modulate_backward", "scale gradient");
@@ -103,9 +102,8 @@ Tensor modulate_backward(const Tensor& x, const Tensor& scale, const Tensor& dy,
 
 Tensor gated_residual_backward(const Tensor& y, const Tensor& gate, const Tensor& dout, Tensor* dgate) {
   require_f32_contiguous(y, "gated_residual_backward", "update");
-  require_f32_contiguous(dout, "gated_residual_backward", "output gradient");
-  SV_CHECK(y.rank() == 3 && dout.shape() == y.shape(), "gated_residual_backward: gradient {} for update {}",
-           dout.describe(), y.describe());
+  require_gradient_like(dout, y, "gated_residual_backward");
+  SV_CHECK(y.rank() == 3, "gated_residual_backward: update must be [B, S, D], got {}", y.describe());
   if (!gate.defined()) {
     SV_CHECK(!dgate, "gated_residual_backward: a gate gradient without a gate");
     return dout.clone();

@@ -34,25 +34,14 @@ void rms_norm_(Tensor& x, const Tensor& weight, float eps) {
 }
 
 Tensor rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, const Tensor& dy, Tensor* dweight) {
-  require_f32_contiguous(x, "rms_norm_backward", "input");
-  require_f32_contiguous(dy, "rms_norm_backward", "output gradient");
-  SV_CHECK(dy.shape() == x.shape(), "rms_norm_backward: gradient {} for input {}", dy.describe(), x.describe());
+  constexpr const char* op = "rms_norm_backward";
+  require_f32_contiguous(x, op, "input");
+  require_gradient_like(dy, x, op);
   const int64_t d = x.dim(-1);
   const int64_t rows = d ? x.numel() / d : 0;
-  const float* w = nullptr;
-  if (weight.defined()) {
-    require_f32_contiguous(weight, "rms_norm_backward", "weight");
-    SV_CHECK(weight.numel() == d, "rms_norm_backward: weight {} for input {}", weight.describe(), x.describe());
-    w = weight.data<float>();
-  }
-  float* dw = nullptr;
-  if (dweight) {
-    SV_CHECK(w, "rms_norm_backward: a weight gradient without a weight");
-    require_f32_contiguous(*dweight, "rms_norm_backward", "weight gradient");
-    SV_CHECK(dweight->numel() == d, "rms_norm_backward: weight gradient {} for input {}", dweight->describe(),
-             x.describe());
-    dw = dweight->data<float>();
-  }
+  const float* w = optional_feature_vector(weight, x, op, "weight");
+  SV_CHECK(w || !dweight, "{}: a weight gradient without a weight", op);
+  float* dw = optional_feature_gradient(dweight, x, op, "weight gradient");
   Tensor dx = Tensor::empty(x.shape(), DType::F32);
   const float* xp = x.data<float>();
   const float* gp = dy.data<float>();

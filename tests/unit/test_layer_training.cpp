@@ -3,13 +3,12 @@
 // checkpoint name) and accumulate over calls (micro-batches).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "layers/gradients.h"
 #include "layers/linear.h"
 #include "layers/norms.h"
-#include "ops/layer_norm.h"
-#include "ops/rms_norm.h"
 #include "test_util.h"
 
 namespace sv {
@@ -69,25 +68,40 @@ TEST(LayerTraining, NormsKeepTheirInputAndFillTheirParameters) {
   const Tensor x = random_tensor(Shape{3, 8}, 30), dy = random_tensor(Shape{3, 8}, 31);
   Gradients grads;
 
+  // The parameter gradients, in double: d weight = sum over rows of dy * x_hat,
+  // d bias = sum over rows of dy, with x_hat each norm's normalised input.
+  std::vector<double> ln_dw(8, 0.0), ln_db(8, 0.0), rms_dw(8, 0.0);
+  for (int64_t r = 0; r < 3; ++r) {
+    double mean = 0.0, var = 0.0, ms = 0.0;
+    for (int64_t i = 0; i < 8; ++i) mean += x.data<float>()[r * 8 + i] / 8.0;
+    for (int64_t i = 0; i < 8; ++i) {
+      const double v = x.data<float>()[r * 8 + i];
+      var += (v - mean) * (v - mean) / 8.0;
+      ms += v * v / 8.0;
+    }
+    for (int64_t i = 0; i < 8; ++i) {
+      const double v = x.data<float>()[r * 8 + i], g = dy.data<float>()[r * 8 + i];
+      const auto k = static_cast<size_t>(i);
+      ln_dw[k] += g * (v - mean) / std::sqrt(var + 1e-6);
+      ln_db[k] += g;
+      rms_dw[k] += g * v / std::sqrt(ms + 1e-6);
+    }
+  }
+
   LayerNorm::Saved ln_saved;
-  EXPECT_EQ(rel_l2(ln.forward(x, ln_saved), to_double(ln(x))), 0.0);
+  EXPECT_EQ(rel_l2(ln.forward(x, ln_saved), to_double(ln(x))), 0.0) << "the training forward is the inference one";
   const Tensor ln_dx = ln.backward(dy, ln_saved, grads);
-  Tensor dw = Tensor::zeros(Shape{8}, DType::F32), db = Tensor::zeros(Shape{8}, DType::F32);
-  const Tensor want = ops::layer_norm_backward(x, registry.find("norms.ln.weight")->value, 1e-6f, dy, &dw, &db);
-  EXPECT_EQ(rel_l2(ln_dx, to_double(want)), 0.0);
-  EXPECT_EQ(rel_l2(*grads.find(*registry.find("norms.ln.weight")), to_double(dw)), 0.0);
-  EXPECT_EQ(rel_l2(*grads.find(*registry.find("norms.ln.bias")), to_double(db)), 0.0);
+  EXPECT_EQ(ln_dx.shape(), x.shape());
+  EXPECT_LT(rel_l2(*grads.find(*registry.find("norms.ln.weight")), ln_dw), 1e-6);
+  EXPECT_LT(rel_l2(*grads.find(*registry.find("norms.ln.bias")), ln_db), 1e-6);
 
   // RMSNorm normalises in place: the saved input must be the original.
   Tensor h = x.clone();
   RMSNorm::Saved rms_saved;
   rms.apply_(h, rms_saved);
   EXPECT_EQ(rel_l2(rms_saved.x, to_double(x)), 0.0);
-  const Tensor rms_dx = rms.backward(dy, rms_saved, grads);
-  Tensor dg = Tensor::zeros(Shape{8}, DType::F32);
-  const Tensor rms_want = ops::rms_norm_backward(x, registry.find("norms.rms.weight")->value, 1e-6f, dy, &dg);
-  EXPECT_EQ(rel_l2(rms_dx, to_double(rms_want)), 0.0);
-  EXPECT_EQ(rel_l2(*grads.find(*registry.find("norms.rms.weight")), to_double(dg)), 0.0);
+  rms.backward(dy, rms_saved, grads);
+  EXPECT_LT(rel_l2(*grads.find(*registry.find("norms.rms.weight")), rms_dw), 1e-6);
   EXPECT_EQ(grads.size(), 3u);
 }
 
