@@ -29,6 +29,8 @@ constexpr KindRunner kRunners[] = {
     {"bert_tokenizer", run_bert_tokenizer_case},
     {"bert", run_bert_case},
     {"step_llm", run_step_llm_case},
+    {"dit_train_step", run_dit_train_step_case},
+    {"dit_train_steps", run_dit_train_steps_case},
 };
 
 }  // namespace

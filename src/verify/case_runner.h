@@ -61,6 +61,10 @@ void run_step_tokenizer_case(const FixtureCase& fixture, const VerifyOptions& op
 void run_bert_tokenizer_case(const FixtureCase& fixture, const VerifyOptions& options,
                              ReportBuilder& report);
 void run_bert_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
+void run_dit_train_step_case(const FixtureCase& fixture, const VerifyOptions& options,
+                             ReportBuilder& report);
+void run_dit_train_steps_case(const FixtureCase& fixture, const VerifyOptions& options,
+                              ReportBuilder& report);
 void run_step_llm_case(const FixtureCase& fixture, const VerifyOptions& options,
                        ReportBuilder& report);
 

@@ -17,24 +17,6 @@ namespace {
 
 constexpr int64_t kTimestepChannels = 256;  // sinusoid width of PixArt's embedder
 
-// kv_len per row: the sum of its mask row (a mask with holes counts as a
-// prefix of the same length, as upstream does).
-std::vector<int64_t> key_lengths(const Tensor& mask, int64_t batch, int64_t keys) {
-  SV_CHECK_AS(InputError, mask.rank() == 2 && mask.dim(0) == batch && mask.dim(1) == keys,
-              "encoder_attention_mask is {}, expected [{}, {}] ([clip | llm] tokens)",
-              mask.describe(), batch, keys);
-  const Tensor m = mask.to(DType::F32);
-  std::vector<int64_t> lens(static_cast<size_t>(batch));
-  for (int64_t b = 0; b < batch; ++b) {
-    double sum = 0.0;
-    for (int64_t j = 0; j < keys; ++j) sum += m.data<float>()[b * keys + j];
-    lens[static_cast<size_t>(b)] = static_cast<int64_t>(sum);
-    SV_CHECK_AS(InputError, lens[static_cast<size_t>(b)] >= 1,
-                "encoder_attention_mask row {} attends no text token", b);
-  }
-  return lens;
-}
-
 }  // namespace
 
 DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups)
@@ -76,25 +58,67 @@ DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups)
   caption_linear_2_ = std::make_unique<Linear>(caption.child("linear_2"), d, d, true);
 }
 
+// kv_len per row: the sum of its mask row (a mask with holes counts as a
+// prefix of the same length, as upstream does).
+std::vector<int64_t> DitModel::key_lengths(const Tensor& mask, int64_t batch, int64_t keys) {
+  SV_CHECK_AS(InputError, mask.rank() == 2 && mask.dim(0) == batch && mask.dim(1) == keys,
+              "encoder_attention_mask is {}, expected [{}, {}] ([clip | llm] tokens)",
+              mask.describe(), batch, keys);
+  const Tensor m = mask.to(DType::F32);
+  std::vector<int64_t> lens(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < keys; ++j) sum += m.data<float>()[b * keys + j];
+    lens[static_cast<size_t>(b)] = static_cast<int64_t>(sum);
+    SV_CHECK_AS(InputError, lens[static_cast<size_t>(b)] >= 1,
+                "encoder_attention_mask row {} attends no text token", b);
+  }
+  return lens;
+}
+
+DitModel::VideoShape DitModel::check_video(const DitInputs& in) const {
+  const Tensor& video = in.hidden_states;
+  SV_CHECK_AS(InputError, video.rank() == 5 && video.dim(2) == config_.in_channels,
+              "hidden_states is {}, expected [B, F, {}, H, W]", video.describe(),
+              config_.in_channels);
+  const int64_t p = config_.patch_size;
+  SV_CHECK_AS(InputError, video.dim(3) % p == 0 && video.dim(4) % p == 0,
+              "hidden_states {}: height and width must be multiples of patch size {}",
+              video.describe(), p);
+  const int64_t batch = video.dim(0);
+  SV_CHECK_AS(InputError, in.timestep.numel() == batch, "timestep is {}, expected [{}]",
+              in.timestep.describe(), batch);
+  const Tensor& y = in.encoder_hidden_states;
+  SV_CHECK_AS(InputError, y.rank() == 3 && y.dim(0) == batch && y.dim(2) == config_.caption_channels,
+              "encoder_hidden_states is {}, expected [{}, L, {}]", y.describe(), batch,
+              config_.caption_channels);
+  if (clip_projection_ && in.encoder_hidden_states_2.defined()) {
+    const Tensor& c = in.encoder_hidden_states_2;
+    SV_CHECK_AS(InputError,
+                c.rank() == 3 && c.dim(0) == batch && c.dim(2) == config_.clip_channels,
+                "encoder_hidden_states_2 is {}, expected [{}, Lc, {}]", c.describe(), batch,
+                config_.clip_channels);
+  }
+  return VideoShape{batch, video.dim(1), video.dim(3) / p, video.dim(4) / p};
+}
+
+Tensor DitModel::patch_weight_matrix() const {
+  const int64_t p = config_.patch_size;
+  return patch_weight_->value.reshape(Shape{config_.inner_dim(), config_.in_channels * p * p});
+}
+
+TokenSplit DitModel::token_split(int64_t tokens) const { return TokenSplit::even(tokens, groups_.sp_size()); }
+
 Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
   auto emit = [&trace](std::string_view name, const Tensor& t) {
     if (trace) trace(name, t);
   };
   const Tensor& video = in.hidden_states;
-  SV_CHECK_AS(InputError, video.rank() == 5 && video.dim(2) == config_.in_channels,
-              "hidden_states is {}, expected [B, F, {}, H, W]", video.describe(),
-              config_.in_channels);
-  const int64_t batch = video.dim(0), frames = video.dim(1), p = config_.patch_size;
-  SV_CHECK_AS(InputError, video.dim(3) % p == 0 && video.dim(4) % p == 0,
-              "hidden_states {}: height and width must be multiples of patch size {}",
-              video.describe(), p);
-  const int64_t hp = video.dim(3) / p, wp = video.dim(4) / p, d = config_.inner_dim();
-  SV_CHECK_AS(InputError, in.timestep.numel() == batch, "timestep is {}, expected [{}]",
-              in.timestep.describe(), batch);
+  const auto [batch, frames, hp, wp] = check_video(in);
+  const int64_t p = config_.patch_size, d = config_.inner_dim();
 
   // Patch embedding: a Conv2d with kernel = stride = p is a linear map of patches.
-  const Tensor w_patch = patch_weight_->value.reshape(Shape{d, config_.in_channels * p * p});
-  Tensor x = ops::linear(ops::patchify(video.to(DType::F32).contiguous(), p), w_patch,
+  Tensor x = ops::linear(ops::patchify(video.to(DType::F32).contiguous(), p), patch_weight_matrix(),
                          patch_bias_->value);
   emit("patch_embed", x.reshape(Shape{batch * frames, hp * wp, d}));
 
@@ -113,9 +137,6 @@ Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
 
   // Text: caption_projection(caption_norm(y)), clip_projection(clip) in front.
   const Tensor& y = in.encoder_hidden_states;
-  SV_CHECK_AS(InputError, y.rank() == 3 && y.dim(0) == batch && y.dim(2) == config_.caption_channels,
-              "encoder_hidden_states is {}, expected [{}, L, {}]", y.describe(), batch,
-              config_.caption_channels);
   Tensor caption = ops::layer_norm(y.to(DType::F32).contiguous(), Tensor(), Tensor(), config_.norm_eps);
   caption = (*caption_linear_1_)(caption);
   ops::gelu_tanh_(caption);
@@ -124,10 +145,6 @@ Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
   Tensor text = caption;
   if (clip_projection_ && in.encoder_hidden_states_2.defined()) {
     const Tensor& c = in.encoder_hidden_states_2;
-    SV_CHECK_AS(InputError,
-                c.rank() == 3 && c.dim(0) == batch && c.dim(2) == config_.clip_channels,
-                "encoder_hidden_states_2 is {}, expected [{}, Lc, {}]", c.describe(), batch,
-                config_.clip_channels);
     const Tensor clip = (*clip_projection_)(c.to(DType::F32).contiguous());
     emit("clip_projection", clip);
     text = Tensor::empty(Shape{batch, clip.dim(1) + caption.dim(1), d}, DType::F32);
@@ -140,7 +157,7 @@ Tensor DitModel::forward(const DitInputs& in, const TraceFn& trace) const {
 
   // Sequence parallel: this rank keeps its contiguous range of tokens.
   const ops::RopeGrid grid{frames, hp, wp};
-  const TokenSplit split = TokenSplit::even(grid.tokens(), groups_.sp_size());
+  const TokenSplit split = token_split(grid.tokens());
   if (groups_.sp_size() > 1) {
     const auto r = static_cast<size_t>(groups_.sp_rank());
     x = x.slice(1, split.offsets[r], split.offsets[r] + split.counts[r]).contiguous();

@@ -53,6 +53,19 @@ class DitModel {
                               int64_t text_tokens, int64_t clip_tokens);
 
  private:
+  friend class DitTrainingPass;  // the same computation, keeping what backward needs
+
+  struct VideoShape {
+    int64_t batch, frames, hp, wp;  // hp, wp: patches per column and row
+  };
+  // Checks the inputs' shapes against the config (InputError naming the tensor).
+  VideoShape check_video(const DitInputs& in) const;
+  Tensor patch_weight_matrix() const;  // pos_embed.proj as [D, C p^2]
+  // kv_len per row of the [clip | llm] mask.
+  static std::vector<int64_t> key_lengths(const Tensor& mask, int64_t batch, int64_t keys);
+  // This layout's split of the video tokens over the sequence-parallel group.
+  TokenSplit token_split(int64_t tokens) const;
+
   // Runs this stage's blocks on x (this rank's tokens), receiving from and
   // sending to the neighbouring pipeline stages one batch row at a time so
   // the stages overlap.
