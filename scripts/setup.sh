@@ -13,7 +13,8 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece libicu-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   slurm-wlm munge libpmix2
-  jq
+  libprotobuf-dev protobuf-compiler
+  jq python3
 )
 
 missing=()

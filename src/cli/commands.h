@@ -30,5 +30,7 @@ int cmd_encode_text(const Args& args, const Context& context);
 int cmd_init_model(const Args& args, const Context& context);
 int cmd_run(const Args& args, const Context& context);
 int cmd_status(const Args& args, const Context& context);
+int cmd_train(const Args& args, const Context& context);
+int cmd_encode_dataset(const Args& args, const Context& context);
 
 }  // namespace sv::cli

@@ -34,7 +34,7 @@ namespace {
 
 // Commands that stop cleanly on SIGTERM/SIGUSR1/SIGINT (save, exit 75); for
 // the others the signals keep their usual meaning.
-bool handles_stop_signals(std::string_view command) { return command == "run"; }
+bool handles_stop_signals(std::string_view command) { return command == "run" || command == "train" || command == "encode-dataset"; }
 
 struct Subcommand {
   std::string_view name;
@@ -52,6 +52,8 @@ constexpr Subcommand kSubcommands[] = {
     {"verify", sv::cli::cmd_verify, "run reference fixture cases and compare with tolerances"},
     {"bench", sv::cli::cmd_bench, "benchmark a component (bench dit ...)"},
     {"encode-text", sv::cli::cmd_encode_text, "tokenize and encode a prompt with both text encoders"},
+    {"encode-dataset", sv::cli::cmd_encode_dataset, "videos/images + captions to a training dataset (latents, text)"},
+    {"train", sv::cli::cmd_train, "train the DiT (flow matching) on an encoded dataset; resumable, preemptible"},
     {"init-model", sv::cli::cmd_init_model, "write a model directory from a preset (init-model --preset tiny)"},
 };
 

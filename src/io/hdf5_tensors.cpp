@@ -30,9 +30,44 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* out) {
   return 0;
 }
 
+// Variable-length UTF-8 strings: what h5py reads as str.
+hid_t make_utf8_string_type() {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+void write_string(hid_t file, const fs::path& path, const std::string& name, const std::string& text) {
+  const Handle type{make_utf8_string_type(), H5Tclose};
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle set{H5Dcreate2(file, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  const char* data = text.c_str();
+  SV_CHECK_AS(InputError, set.id >= 0 && H5Dwrite(set.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, &data) >= 0,
+              "{}: cannot write string '{}' (disk full?)", path.string(), name);
+}
+
 }  // namespace
 
-void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors) {
+std::string read_hdf5_string(const fs::path& path, const std::string& name) {
+  silence_hdf5();
+  SV_CHECK_AS(InputError, fs::is_regular_file(path), "{}: no such file", path.string());
+  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+  SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
+  Handle set{H5Dopen2(file.id, name.c_str(), H5P_DEFAULT), H5Dclose};
+  SV_CHECK_AS(InputError, set.id >= 0, "{}: no dataset '{}'", path.string(), name);
+  const Handle type{make_utf8_string_type(), H5Tclose};
+  Handle space{H5Dget_space(set.id), H5Sclose};
+  char* data = nullptr;
+  SV_CHECK_AS(InputError, H5Dread(set.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, &data) >= 0 && data != nullptr,
+              "{}: dataset '{}' is not a string", path.string(), name);
+  std::string text(data);
+  H5Dvlen_reclaim(type.id, space.id, H5P_DEFAULT, &data);
+  return text;
+}
+
+void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                const std::vector<std::pair<std::string, std::string>>& strings) {
   silence_hdf5();
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   const fs::path tmp = temporary_path_for(path);
@@ -54,6 +89,7 @@ void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, T
                                  H5P_DEFAULT, t.raw_data()) >= 0,
                     "{}: cannot write dataset '{}' (disk full?)", path.string(), name);
       }
+      for (const auto& [name, text] : strings) write_string(file.id, path, name, text);
       SV_CHECK_AS(InputError, H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, "{}: flush failed",
                   path.string());
     }

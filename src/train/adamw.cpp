@@ -36,16 +36,26 @@ const AdamWMoments* AdamW::moments(std::string_view name) const {
   return it == moments_.end() ? nullptr : &it->second;
 }
 
-StepReport AdamW::step(std::span<const ParameterGradient> params, float lr) {
-  SV_CHECK(std::isfinite(lr) && lr >= 0, "AdamW: learning rate {} is not a finite number >= 0", lr);
-  StepReport report;
+double AdamW::global_norm(std::span<const ParameterGradient> params) {
   double sum_sq = 0.0;
   for (const ParameterGradient& pg : params) {
     check_gradient(pg);
     const float* g = pg.gradient.data<float>();
     for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
   }
-  report.grad_norm = std::sqrt(sum_sq);
+  return std::sqrt(sum_sq);
+}
+
+void AdamW::restore(int64_t steps_taken, std::map<std::string, AdamWMoments, std::less<>> moments) {
+  SV_CHECK(steps_taken >= 0, "AdamW: {} steps taken", steps_taken);
+  steps_ = steps_taken;
+  moments_ = std::move(moments);
+}
+
+StepReport AdamW::step(std::span<const ParameterGradient> params, float lr) {
+  SV_CHECK(std::isfinite(lr) && lr >= 0, "AdamW: learning rate {} is not a finite number >= 0", lr);
+  StepReport report;
+  report.grad_norm = global_norm(params);
   SV_CHECK(std::isfinite(report.grad_norm), "AdamW: the gradients hold NaN or infinity; nothing was updated");
   float clip = 1.0f;
   if (settings_.max_grad_norm > 0) {

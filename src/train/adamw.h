@@ -49,6 +49,11 @@ class AdamW {
   StepReport step(std::span<const ParameterGradient> params, float lr);
 
   int64_t steps_taken() const { return steps_; }
+  // sqrt of the sum of every gradient element's square (what step() clips by).
+  static double global_norm(std::span<const ParameterGradient> params);
+  // A checkpoint's state: the steps taken (bias correction) and every moment.
+  const std::map<std::string, AdamWMoments, std::less<>>& all_moments() const { return moments_; }
+  void restore(int64_t steps_taken, std::map<std::string, AdamWMoments, std::less<>> moments);
   // The moments of a parameter, or nullptr before its first step.
   const AdamWMoments* moments(std::string_view name) const;
   const AdamWSettings& settings() const { return settings_; }

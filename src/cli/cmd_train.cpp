@@ -1,0 +1,101 @@
+// stepvideo train: flow-matching training of the DiT on an encoded dataset
+// (README "Training"; src/train/trainer.h). Resumes from RUN_DIR's newest
+// complete checkpoint; SIGTERM/SIGUSR1 checkpoint and exit 75.
+#include <filesystem>
+
+#include <boost/program_options.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/options.h"
+#include "core/error.h"
+#include "parallel/mpi_groups.h"
+#include "train/trainer.h"
+
+namespace sv::cli {
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool parse_on_off(const std::string& text, const char* option) {
+  if (text == "on") return true;
+  if (text == "off") return false;
+  throw po::error(std::string(option) + " must be on or off, got '" + text + "'");
+}
+
+}  // namespace
+
+int cmd_train(const Args& args, const Context& context) {
+  train::TrainConfig c;
+  std::string model, data, out, schedule = "constant", time_sampling = "uniform", checkpointing = "off";
+  po::options_description opts(
+      "stepvideo train --model DIR --data DATA_DIR --out RUN_DIR [--config FILE.ini] [options]\n\n"
+      "Trains the DiT of a release-layout model directory with the flow-matching objective on a\n"
+      "dataset made by `stepvideo encode-dataset`. RUN_DIR gets checkpoints/step-N.h5, metrics.jsonl,\n"
+      "tensorboard/, loss.svg and config.json. Running the same command again resumes from the\n"
+      "newest complete checkpoint. Exit: 0 done, 75 stopped by SIGTERM/SIGUSR1 (checkpoint written).\n"
+      "Every option is also an INI key (without the dashes) for --config");
+  opts.add_options()("model", po::value(&model)->required(), "base model directory (release layout)")(
+      "data", po::value(&data)->required(), "dataset directory (stepvideo encode-dataset)")(
+      "out", po::value(&out)->required(), "run directory (created; resumed when it holds checkpoints)")(
+      "steps", po::value(&c.steps)->default_value(c.steps), "optimizer steps in all")(
+      "seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (order, noise, t, dropout)")(
+      "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global samples per optimizer step")(
+      "micro-batch-size", po::value(&c.micro_batch_size)->default_value(0),
+      "samples per forward/backward (gradient accumulation); 0: the whole batch")(
+      "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate")(
+      "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (decay to --lr-floor)")(
+      "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(
+      "warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up from lr/N")(
+      "decay-steps", po::value(&c.decay_steps)->default_value(0), "step where the decay ends; 0: --steps")(
+      "beta1", po::value(&c.adamw.beta1)->default_value(c.adamw.beta1), "AdamW beta1")(
+      "beta2", po::value(&c.adamw.beta2)->default_value(c.adamw.beta2), "AdamW beta2")(
+      "adam-eps", po::value(&c.adamw.eps)->default_value(c.adamw.eps), "AdamW epsilon")(
+      "weight-decay", po::value(&c.adamw.weight_decay)->default_value(c.adamw.weight_decay),
+      "decoupled weight decay (matrices and tables only; not biases or norm weights)")(
+      "max-grad-norm", po::value(&c.adamw.max_grad_norm)->default_value(c.adamw.max_grad_norm),
+      "clip the global gradient norm to this (0: no clipping)")(
+      "time-sampling", po::value(&time_sampling)->default_value(time_sampling),
+      "noise level u in (0,1): uniform or logit-normal")(
+      "logit-mean", po::value(&c.time.logit_mean)->default_value(c.time.logit_mean), "logit-normal mean")(
+      "logit-std", po::value(&c.time.logit_std)->default_value(c.time.logit_std), "logit-normal std")(
+      "time-shift", po::value(&c.time.shift)->default_value(c.time.shift),
+      "t = 1 - shift u / (1 + (shift-1) u); > 1 trains more near noise")(
+      "text-dropout", po::value(&c.text_dropout)->default_value(c.text_dropout),
+      "probability of the empty caption (so guidance works)")(
+      "ema-decay", po::value(&c.ema_decay)->default_value(c.ema_decay), "EMA of the weights (0: none)")(
+      "max-bad-steps", po::value(&c.max_bad_steps)->default_value(c.max_bad_steps),
+      "stop after this many steps in a row with NaN/Inf loss or gradients")(
+      "validation-samples", po::value(&c.validation_samples)->default_value(c.validation_samples),
+      "samples held out of training for --validate-every")(
+      "activation-checkpointing", po::value(&checkpointing)->default_value(checkpointing),
+      "on: recompute each block in backward (less memory, identical gradients)")(
+      "checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every), "steps between checkpoints")(
+      "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "newest checkpoints kept")(
+      "log-every", po::value(&c.log_every)->default_value(c.log_every), "steps between progress lines")(
+      "validate-every", po::value(&c.validate_every)->default_value(c.validate_every),
+      "steps between held-out losses (fixed noise and t); 0: never")(
+      "sample-every", po::value(&c.sample_every)->default_value(c.sample_every),
+      "steps between sample videos (not built yet: must be 0)");
+  const ParsedOptions parsed = parse_options(args, opts);
+  if (parsed.help) return kExitOk;
+  SV_CHECK_AS(NotSupported, context.mpi.world_size() == 1,
+              "train runs on one process for now ({} ranks started); multi-rank training is not built yet",
+              context.mpi.world_size());
+  c.lr_schedule = as_usage_error([&] { return train::parse_lr_schedule(schedule); });
+  c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
+  c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");
+  SV_CHECK_AS(NotSupported, c.sample_every == 0, "--sample-every is not built yet; leave it at 0");
+  c.model = fs::absolute(model).lexically_normal();
+  c.data = fs::absolute(data).lexically_normal();
+  as_usage_error([&] {
+    c.validate();
+    return 0;
+  });
+  train::TrainerOptions options{c, fs::path(out), !parsed.vm["steps"].defaulted()};
+  return train::train(options) == train::TrainOutcome::Preempted ? kExitPreempted : kExitOk;
+}
+
+}  // namespace sv::cli

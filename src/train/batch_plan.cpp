@@ -1,0 +1,106 @@
+#include "train/batch_plan.h"
+
+#include <map>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace sv::train {
+
+namespace {
+
+// Separate the kinds of draw of one (seed, counter).
+constexpr uint32_t kOrderDraw = 0x6f726472;  // "ordr"
+constexpr uint32_t kNoiseDraw = 0x6e6f6973;  // "nois"
+constexpr uint32_t kDropDraw = 0x64726f70;   // "drop"
+
+std::array<uint32_t, 4> draw(uint64_t seed, uint64_t a, uint64_t b, uint32_t kind) {
+  SV_CHECK(a <= UINT32_MAX && b <= UINT32_MAX, "training draw counter ({}, {}) outside [0, 2^32)", a, b);
+  return philox4x32_10({static_cast<uint32_t>(a), static_cast<uint32_t>(b), kind, 0},
+                       {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+}
+
+}  // namespace
+
+BatchPlan::BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed)
+    : batch_size_(batch_size), seed_(seed) {
+  SV_CHECK_AS(InputError, batch_size >= 1, "batch size must be at least 1, got {}", batch_size);
+  std::map<std::string, int64_t> number, count;
+  for (const std::string& b : buckets) {
+    const auto [it, fresh] = number.try_emplace(b, static_cast<int64_t>(number.size()));
+    bucket_of_.push_back(it->second);
+    ++count[b];
+  }
+  int64_t largest = 0;
+  std::string largest_name;
+  for (const auto& [name, n] : count) {
+    if (n > largest) {
+      largest = n;
+      largest_name = name;
+    }
+  }
+  SV_CHECK_AS(InputError, largest >= batch_size,
+              "no batch of {} can form: samples are grouped by shape, and the largest group ({}) holds {}; "
+              "lower --batch-size or add samples of one shape",
+              batch_size, largest_name, largest);
+}
+
+std::vector<std::vector<int64_t>> BatchPlan::epoch_batches(int64_t epoch) const {
+  const auto n = static_cast<int64_t>(bucket_of_.size());
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  // Fisher-Yates with a counter-based draw per position.
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto bits = draw(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i), kOrderDraw);
+    const uint64_t r = (static_cast<uint64_t>(bits[0]) << 32) | bits[1];
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(r % static_cast<uint64_t>(i + 1))]);
+  }
+  std::map<int64_t, std::vector<int64_t>> queues;
+  std::vector<std::vector<int64_t>> batches;
+  for (const int64_t s : order) {
+    std::vector<int64_t>& q = queues[bucket_of_[static_cast<size_t>(s)]];
+    q.push_back(s);
+    if (static_cast<int64_t>(q.size()) == batch_size_) {
+      batches.push_back(std::move(q));
+      q.clear();
+    }
+  }
+  return batches;
+}
+
+void BatchPlan::seek(int64_t step) {
+  SV_CHECK(step >= 0, "batch plan: step {}", step);
+  if (epoch_ < 0 || step < epoch_first_step_) {
+    epoch_ = 0;
+    epoch_first_step_ = 0;
+    batches_ = epoch_batches(0);
+  }
+  while (step >= epoch_first_step_ + static_cast<int64_t>(batches_.size())) {
+    epoch_first_step_ += static_cast<int64_t>(batches_.size());
+    batches_ = epoch_batches(++epoch_);
+  }
+}
+
+std::vector<int64_t> BatchPlan::batch(int64_t step) {
+  seek(step);
+  return batches_[static_cast<size_t>(step - epoch_first_step_)];
+}
+
+int64_t BatchPlan::epoch_of(int64_t step) {
+  seek(step);
+  return epoch_;
+}
+
+Tensor training_noise(const Shape& shape, uint64_t seed, int64_t step, int64_t position) {
+  const auto bits = draw(seed, static_cast<uint64_t>(position), static_cast<uint64_t>(step), kNoiseDraw);
+  const uint64_t noise_seed = (static_cast<uint64_t>(bits[0]) << 32) | bits[1];
+  return gaussian_noise(shape, noise_seed);
+}
+
+bool drop_text(uint64_t seed, int64_t step, int64_t position, double probability) {
+  if (probability <= 0.0) return false;
+  const auto bits = draw(seed, static_cast<uint64_t>(position), static_cast<uint64_t>(step), kDropDraw);
+  return (bits[0] + 0.5) / 4294967296.0 < probability;
+}
+
+}  // namespace sv::train

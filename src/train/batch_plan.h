@@ -1,0 +1,48 @@
+// Which samples form each optimizer step's global batch, and the other random
+// draws of a step, as pure functions of (seed, step, position in the global
+// batch): a resumed run, or one on another layout, draws the same ones
+// (DESIGN.md 6b).
+//
+// Per epoch, a permutation of the samples keyed by (seed, epoch); walking it,
+// each sample joins the queue of its bucket (samples of one shape), and a
+// queue that reaches the batch size is the next batch. What is left in the
+// queues at the end of an epoch is dropped, so every batch is one shape.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace sv::train {
+
+class BatchPlan {
+ public:
+  // buckets[i]: the bucket of sample i. InputError when no bucket holds
+  // batch_size samples (no batch could ever form).
+  BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed);
+
+  // The sample indices of step `step`'s global batch. Cheapest when steps
+  // are asked in increasing order (it keeps the current epoch).
+  std::vector<int64_t> batch(int64_t step);
+  // The epoch that step `step` draws from (for logs and checkpoints).
+  int64_t epoch_of(int64_t step);
+
+ private:
+  std::vector<std::vector<int64_t>> epoch_batches(int64_t epoch) const;
+  void seek(int64_t step);
+
+  std::vector<int64_t> bucket_of_;  // bucket number per sample
+  int64_t batch_size_;
+  uint64_t seed_;
+  int64_t epoch_ = -1, epoch_first_step_ = 0;
+  std::vector<std::vector<int64_t>> batches_;  // of epoch_
+};
+
+// The noise of the sample at `position` of step `step`'s global batch.
+Tensor training_noise(const Shape& shape, uint64_t seed, int64_t step, int64_t position);
+// Whether that sample's caption is replaced by the empty one (probability p).
+bool drop_text(uint64_t seed, int64_t step, int64_t position, double probability);
+
+}  // namespace sv::train

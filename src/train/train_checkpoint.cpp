@@ -1,0 +1,99 @@
+#include "train/train_checkpoint.h"
+
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "io/hdf5_tensors.h"
+
+namespace sv::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void write_train_checkpoint(const fs::path& path, const ParameterRegistry& registry, const AdamW& adamw,
+                            const std::map<std::string, Tensor>& ema, const TrainProgress& progress,
+                            const TrainConfig& config) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& p : registry.parameters()) {
+    SV_CHECK(p->local && p->value.defined(), "checkpoint: {} is not held here", p->name);
+    tensors.emplace_back("weight." + p->name, p->value);
+  }
+  for (const auto& [name, m] : adamw.all_moments()) {
+    tensors.emplace_back("exp_avg." + name, m.exp_avg);
+    tensors.emplace_back("exp_avg_sq." + name, m.exp_avg_sq);
+  }
+  for (const auto& [name, t] : ema) tensors.emplace_back("ema." + name, t);
+  const json state{{"format", kCheckpointFormat},
+                   {"version", 1},
+                   {"step", progress.step},
+                   {"skipped_steps", progress.skipped_steps},
+                   {"bad_in_a_row", progress.bad_in_a_row},
+                   {"loader", {{"epoch", progress.epoch}, {"next_step", progress.step}}},
+                   {"generator",
+                    {{"kind", "philox4x32-10, keyed by (seed, step, position in the global batch)"},
+                     {"seed", config.seed}}},
+                   {"adamw_steps", adamw.steps_taken()},
+                   {"config", config.to_json()},
+                   {"model", config.model.string()}};
+  io::write_hdf5(path, tensors, {{"state", state.dump()}});
+}
+
+CheckpointContents read_train_checkpoint(const fs::path& path) {
+  CheckpointContents c;
+  json state;
+  try {
+    state = json::parse(io::read_hdf5_string(path, "state"));
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("{}: its state record is not JSON: {}", path.string(), e.what()));
+  }
+  SV_CHECK_AS(InputError, state.value("format", "") == kCheckpointFormat, "{}: not a training checkpoint",
+              path.string());
+  c.progress.step = state.at("step").get<int64_t>();
+  c.progress.skipped_steps = state.at("skipped_steps").get<int64_t>();
+  c.progress.bad_in_a_row = state.at("bad_in_a_row").get<int64_t>();
+  c.progress.epoch = state.at("loader").at("epoch").get<int64_t>();
+  c.adamw_steps = state.at("adamw_steps").get<int64_t>();
+  c.config = TrainConfig::from_json(state.at("config"), path);
+  for (const std::string& name : io::hdf5_dataset_names(path)) {
+    auto take = [&](std::string_view prefix) -> std::optional<std::string> {
+      if (!name.starts_with(prefix)) return std::nullopt;
+      return name.substr(prefix.size());
+    };
+    if (auto p = take("weight.")) {
+      c.weights[*p] = io::read_hdf5(path, name);
+    } else if (auto q = take("exp_avg_sq.")) {
+      c.moments[*q].exp_avg_sq = io::read_hdf5(path, name);
+    } else if (auto r = take("exp_avg.")) {
+      c.moments[*r].exp_avg = io::read_hdf5(path, name);
+    } else if (auto e = take("ema.")) {
+      c.ema[*e] = io::read_hdf5(path, name);
+    }
+  }
+  for (const auto& [name, m] : c.moments) {
+    SV_CHECK_AS(InputError, m.exp_avg.defined() && m.exp_avg_sq.defined(), "{}: the AdamW moments of {} are incomplete",
+                path.string(), name);
+  }
+  return c;
+}
+
+fs::path checkpoint_path(const fs::path& run_dir, int64_t step) {
+  return run_dir / "checkpoints" / fmt::format("step-{}.h5", step);
+}
+
+std::vector<std::pair<int64_t, fs::path>> list_checkpoints(const fs::path& run_dir) {
+  static const std::regex kName(R"(step-(\d+)\.h5)");
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir / "checkpoints", ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, m, kName)) found.emplace_back(std::stoll(m[1].str()), entry.path());
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return found;
+}
+
+}  // namespace sv::train

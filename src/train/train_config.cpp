@@ -1,0 +1,160 @@
+#include "train/train_config.h"
+
+#include <cmath>
+#include <numbers>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/json_file.h"
+
+namespace sv::train {
+
+using nlohmann::json;
+
+LrSchedule parse_lr_schedule(const std::string& text) {
+  if (text == "constant") return LrSchedule::Constant;
+  if (text == "cosine") return LrSchedule::Cosine;
+  if (text == "linear") return LrSchedule::Linear;
+  throw InputError("--lr-schedule must be constant, cosine or linear, got '" + text + "'");
+}
+
+std::string lr_schedule_name(LrSchedule schedule) {
+  switch (schedule) {
+    case LrSchedule::Constant: return "constant";
+    case LrSchedule::Cosine: return "cosine";
+    case LrSchedule::Linear: return "linear";
+  }
+  return "?";
+}
+
+TimeSampling parse_time_sampling(const std::string& text) {
+  if (text == "uniform") return TimeSampling::Uniform;
+  if (text == "logit-normal") return TimeSampling::LogitNormal;
+  throw InputError("--time-sampling must be uniform or logit-normal, got '" + text + "'");
+}
+
+double TrainConfig::learning_rate(int64_t step) const {
+  if (warmup_steps > 0 && step < warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
+  if (lr_schedule == LrSchedule::Constant) return lr;
+  const double span = static_cast<double>(std::max<int64_t>(decay_steps - warmup_steps, 1));
+  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+  const double shape = lr_schedule == LrSchedule::Cosine ? 0.5 * (1.0 + std::cos(std::numbers::pi * progress))
+                                                         : 1.0 - progress;
+  return lr_floor + (lr - lr_floor) * shape;
+}
+
+void TrainConfig::validate() const {
+  auto require = [](bool ok, const std::string& what) { SV_CHECK_AS(InputError, ok, "{}", what); };
+  require(steps >= 1, "--steps must be at least 1");
+  require(batch_size >= 1, "--batch-size must be at least 1");
+  require(micro_batch_size >= 0 && (micro_batch_size == 0 || batch_size % micro_batch_size == 0),
+          "--micro-batch-size must divide --batch-size");
+  require(validation_samples >= 0, "--validation-samples must be >= 0");
+  require(std::isfinite(lr) && lr > 0, "--lr must be a finite number above 0");
+  require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
+  require(warmup_steps >= 0 && decay_steps >= 0, "--warmup-steps and --decay-steps must be >= 0");
+  require(adamw.beta1 >= 0 && adamw.beta1 < 1 && adamw.beta2 >= 0 && adamw.beta2 < 1,
+          "--beta1 and --beta2 must be in [0, 1)");
+  require(adamw.eps > 0, "--adam-eps must be above 0");
+  require(adamw.weight_decay >= 0, "--weight-decay must be >= 0");
+  require(adamw.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0: no clipping)");
+  time.validate();
+  require(text_dropout >= 0 && text_dropout <= 1, "--text-dropout must be in [0, 1]");
+  require(ema_decay >= 0 && ema_decay < 1, "--ema-decay must be in [0, 1) (0: no EMA)");
+  require(max_bad_steps >= 1, "--max-bad-steps must be at least 1");
+  require(checkpoint_every >= 1, "--checkpoint-every must be at least 1");
+  require(keep_checkpoints >= 1, "--keep-checkpoints must be at least 1");
+  require(log_every >= 1, "--log-every must be at least 1");
+  require(validate_every >= 0 && sample_every >= 0, "--validate-every and --sample-every must be >= 0");
+}
+
+namespace {
+
+// The computation-defining fields, by option name.
+json computation_fields(const TrainConfig& c) {
+  return json{{"model", c.model.string()},
+              {"data", c.data.string()},
+              {"seed", c.seed},
+              {"batch-size", c.batch_size},
+              {"micro-batch-size", c.micro_batch()},
+              {"validation-samples", c.validation_samples},
+              {"lr", c.lr},
+              {"lr-floor", c.lr_floor},
+              {"lr-schedule", lr_schedule_name(c.lr_schedule)},
+              {"warmup-steps", c.warmup_steps},
+              {"decay-steps", c.decay_steps},
+              {"beta1", c.adamw.beta1},
+              {"beta2", c.adamw.beta2},
+              {"adam-eps", c.adamw.eps},
+              {"weight-decay", c.adamw.weight_decay},
+              {"max-grad-norm", c.adamw.max_grad_norm},
+              {"time-sampling", c.time.kind == TimeSampling::Uniform ? "uniform" : "logit-normal"},
+              {"logit-mean", c.time.logit_mean},
+              {"logit-std", c.time.logit_std},
+              {"time-shift", c.time.shift},
+              {"text-dropout", c.text_dropout},
+              {"ema-decay", c.ema_decay},
+              {"max-bad-steps", c.max_bad_steps}};
+}
+
+}  // namespace
+
+json TrainConfig::to_json() const {
+  json j = computation_fields(*this);
+  j["steps"] = steps;
+  j["activation-checkpointing"] = activation_checkpointing;
+  j["checkpoint-every"] = checkpoint_every;
+  j["keep-checkpoints"] = keep_checkpoints;
+  j["log-every"] = log_every;
+  j["validate-every"] = validate_every;
+  j["sample-every"] = sample_every;
+  return j;
+}
+
+TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& file) {
+  using io::json_require;
+  TrainConfig c;
+  c.model = json_require<std::string>(j, "model", file);
+  c.data = json_require<std::string>(j, "data", file);
+  c.seed = json_require<uint64_t>(j, "seed", file);
+  c.batch_size = json_require<int64_t>(j, "batch-size", file);
+  c.micro_batch_size = json_require<int64_t>(j, "micro-batch-size", file);
+  c.validation_samples = json_require<int64_t>(j, "validation-samples", file);
+  c.lr = json_require<double>(j, "lr", file);
+  c.lr_floor = json_require<double>(j, "lr-floor", file);
+  c.lr_schedule = parse_lr_schedule(json_require<std::string>(j, "lr-schedule", file));
+  c.warmup_steps = json_require<int64_t>(j, "warmup-steps", file);
+  c.decay_steps = json_require<int64_t>(j, "decay-steps", file);
+  c.adamw.beta1 = json_require<float>(j, "beta1", file);
+  c.adamw.beta2 = json_require<float>(j, "beta2", file);
+  c.adamw.eps = json_require<float>(j, "adam-eps", file);
+  c.adamw.weight_decay = json_require<float>(j, "weight-decay", file);
+  c.adamw.max_grad_norm = json_require<float>(j, "max-grad-norm", file);
+  c.time.kind = parse_time_sampling(json_require<std::string>(j, "time-sampling", file));
+  c.time.logit_mean = json_require<double>(j, "logit-mean", file);
+  c.time.logit_std = json_require<double>(j, "logit-std", file);
+  c.time.shift = json_require<double>(j, "time-shift", file);
+  c.text_dropout = json_require<double>(j, "text-dropout", file);
+  c.ema_decay = json_require<double>(j, "ema-decay", file);
+  c.max_bad_steps = json_require<int64_t>(j, "max-bad-steps", file);
+  c.steps = json_require<int64_t>(j, "steps", file);
+  c.activation_checkpointing = json_require<bool>(j, "activation-checkpointing", file);
+  c.checkpoint_every = json_require<int64_t>(j, "checkpoint-every", file);
+  c.keep_checkpoints = json_require<int64_t>(j, "keep-checkpoints", file);
+  c.log_every = json_require<int64_t>(j, "log-every", file);
+  c.validate_every = json_require<int64_t>(j, "validate-every", file);
+  c.sample_every = json_require<int64_t>(j, "sample-every", file);
+  return c;
+}
+
+std::vector<std::string> TrainConfig::computation_differences(const TrainConfig& other) const {
+  const json a = computation_fields(*this), b = computation_fields(other);
+  std::vector<std::string> fields;
+  for (const auto& [key, value] : a.items()) {
+    if (b.at(key) != value) fields.push_back(key + " (" + b.at(key).dump() + " -> " + value.dump() + ")");
+  }
+  return fields;
+}
+
+}  // namespace sv::train

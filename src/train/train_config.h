@@ -1,0 +1,56 @@
+// Everything that defines a training run (`stepvideo train` options and INI
+// keys, README "Training"), resolved and recorded in the run directory and in
+// every checkpoint. A resumed run may change only how long it runs and how it
+// reports (run-length and logging fields); any other change is refused.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "train/adamw.h"
+#include "train/flow_matching.h"
+
+namespace sv::train {
+
+enum class LrSchedule { Constant, Cosine, Linear };
+
+struct TrainConfig {
+  // What is trained on what.
+  std::filesystem::path model, data;  // absolute
+  uint64_t seed = 0;
+  int64_t batch_size = 1, micro_batch_size = 0;  // 0: the whole batch at once
+  int64_t validation_samples = 0;                // held out of training (by id hash)
+  // Optimisation.
+  double lr = 1e-4, lr_floor = 0.0;
+  LrSchedule lr_schedule = LrSchedule::Constant;
+  int64_t warmup_steps = 0, decay_steps = 0;  // decay over [warmup, decay_steps); 0: the first start's --steps
+  AdamWSettings adamw;
+  TimeSampler time;
+  double text_dropout = 0.1;
+  double ema_decay = 0.0;  // 0: no EMA
+  int64_t max_bad_steps = 5;
+  // Run length and reporting (may change on resume).
+  int64_t steps = 100;
+  bool activation_checkpointing = false;  // gives identical gradients
+  int64_t checkpoint_every = 50, keep_checkpoints = 3, log_every = 10, validate_every = 0, sample_every = 0;
+
+  double learning_rate(int64_t step) const;
+  // InputError naming the field (as its option) that is out of range.
+  void validate() const;
+  int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j, const std::filesystem::path& file);
+  // The computation-defining fields (option names) whose values differ.
+  std::vector<std::string> computation_differences(const TrainConfig& other) const;
+};
+
+LrSchedule parse_lr_schedule(const std::string& text);
+std::string lr_schedule_name(LrSchedule schedule);
+TimeSampling parse_time_sampling(const std::string& text);
+
+}  // namespace sv::train

@@ -1,0 +1,394 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/elapsed.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "core/stop_signal.h"
+#include "io/durable_file.h"
+#include "jobs/run_lock.h"
+#include "models/model_directory.h"
+#include "train/batch_plan.h"
+#include "train/dataset.h"
+#include "train/dit_step.h"
+#include "train/metrics_log.h"
+#include "train/tensorboard_writer.h"
+#include "train/train_checkpoint.h"
+
+namespace sv::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// The step numbers reserved for draws that must not change during a run
+// (validation noise and t): far above any real step.
+constexpr int64_t kValidationStep = 0xFFFFFFFF;
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Samples split into training and held-out ones: the held-out ones are the
+// first `count` by SHA-256 of their id (independent of the seed, so a run's
+// split never moves).
+struct Split {
+  std::vector<int64_t> train, validation;
+};
+
+Split split_samples(const Dataset& data, int64_t count) {
+  std::vector<std::pair<std::string, int64_t>> keyed;
+  for (size_t i = 0; i < data.samples().size(); ++i) {
+    keyed.emplace_back(Sha256::hex(data.samples()[i].id), static_cast<int64_t>(i));
+  }
+  std::sort(keyed.begin(), keyed.end());
+  Split s;
+  for (size_t i = 0; i < keyed.size(); ++i) {
+    (static_cast<int64_t>(i) < count ? s.validation : s.train).push_back(keyed[i].second);
+  }
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.validation.begin(), s.validation.end());
+  SV_CHECK_AS(InputError, !s.train.empty(), "{}: --validation-samples {} leaves no sample to train on ({} in all)",
+              data.dir().string(), count, keyed.size());
+  return s;
+}
+
+void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::path& model) {
+  const DatasetHeader& h = data.header();
+  const fs::path header = Dataset::header_path(data.dir());
+  const fs::path config = model / "transformer" / "config.json";
+  SV_CHECK_AS(InputError, h.latent_channels == dit.in_channels,
+              "{}: latents have {} channels, but the model ({}) takes {}", header.string(), h.latent_channels,
+              config.string(), dit.in_channels);
+  SV_CHECK_AS(InputError, h.caption_channels == dit.caption_channels,
+              "{}: captions are {} wide, but the model ({}) takes caption_channels {}", header.string(),
+              h.caption_channels, config.string(), dit.caption_channels);
+  SV_CHECK_AS(InputError, h.clip_channels == dit.clip_channels,
+              "{}: clip embeddings are {} wide, but the model ({}) takes clip_channels {}", header.string(),
+              h.clip_channels, config.string(), dit.clip_channels);
+}
+
+Tensor stack(const std::vector<Tensor>& rows) {
+  Shape shape = rows.front().shape();
+  std::vector<int64_t> dims{static_cast<int64_t>(rows.size())};
+  for (int i = 0; i < shape.rank(); ++i) dims.push_back(shape[i]);
+  Tensor out = Tensor::empty(Shape(dims), DType::F32);
+  for (size_t i = 0; i < rows.size(); ++i) out.select(0, static_cast<int64_t>(i)).copy_from(rows[i]);
+  return out;
+}
+
+// Everything the run changes, restored from a checkpoint or fresh.
+struct RunState {
+  std::unique_ptr<DitModel> model;
+  std::unique_ptr<AdamW> adamw;
+  std::map<std::string, Tensor> ema;
+  TrainProgress progress;
+  TrainConfig config;
+};
+
+// The newest checkpoint that reads completely; a broken one is reported by
+// name and the previous one is tried.
+std::optional<CheckpointContents> newest_checkpoint(const fs::path& run_dir) {
+  for (const auto& [step, path] : list_checkpoints(run_dir)) {
+    try {
+      return read_train_checkpoint(path);
+    } catch (const Error& e) {
+      log_warn("{}: cannot be used ({}); trying the previous checkpoint", path.string(), e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+void restore_weights(DitModel& model, const CheckpointContents& c, const fs::path& run_dir) {
+  for (const auto& p : model.registry().parameters()) {
+    const auto it = c.weights.find(p->name);
+    SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->value.shape(),
+                "{}: the checkpoint is of another model: {} is {} there, the model has {}",
+                checkpoint_path(run_dir, c.progress.step).string(), p->name,
+                it == c.weights.end() ? "missing" : it->second.shape().str(), p->value.shape().str());
+    p->value.copy_from(it->second);
+  }
+  SV_CHECK_AS(CheckpointError, c.weights.size() == model.registry().parameters().size(),
+              "{}: the checkpoint holds {} weights, the model {}", checkpoint_path(run_dir, c.progress.step).string(),
+              c.weights.size(), model.registry().parameters().size());
+}
+
+RunState start_or_resume(const TrainerOptions& options) {
+  RunState s;
+  s.config = options.config;
+  std::optional<CheckpointContents> ckpt = newest_checkpoint(options.run_dir);
+  if (ckpt) {
+    const std::vector<std::string> changed = options.config.computation_differences(ckpt->config);
+    SV_CHECK_AS(ConfigError, changed.empty(),
+                "{}: this run was started with other settings; only run length and logging may change on resume. "
+                "Changed: {}. Use another --out for a new run",
+                options.run_dir.string(), fmt::join(changed, ", "));
+    if (!options.steps_given) s.config.steps = ckpt->config.steps;
+    s.progress = ckpt->progress;
+  }
+  s.model = load_dit(s.config.model, ParallelGroups::single());
+  s.adamw = std::make_unique<AdamW>(s.config.adamw);
+  if (ckpt) {
+    restore_weights(*s.model, *ckpt, options.run_dir);
+    s.adamw->restore(ckpt->adamw_steps, std::move(ckpt->moments));
+    s.ema = std::move(ckpt->ema);
+    log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
+  } else if (s.config.ema_decay > 0) {
+    for (const auto& p : s.model->registry().parameters()) s.ema[p->name] = p->value.clone();
+  }
+  return s;
+}
+
+// One global batch, loaded (on the prefetch thread) ahead of its step.
+struct LoadedBatch {
+  std::vector<TrainingSample> samples;
+  double load_s = 0.0;
+};
+
+class StepRunner {
+ public:
+  StepRunner(RunState& state, const Dataset& data, const Split& split)
+      : s_(state), data_(data), split_(split), plan_(buckets(), state.config.batch_size, state.config.seed) {}
+
+  std::future<LoadedBatch> prefetch(int64_t step) {
+    std::vector<int64_t> ids;
+    for (const int64_t i : plan_.batch(step)) ids.push_back(split_.train[static_cast<size_t>(i)]);
+    return std::async(std::launch::async, [this, ids] {
+      const auto start = std::chrono::steady_clock::now();
+      LoadedBatch b;
+      for (const int64_t i : ids) b.samples.push_back(data_.load(i));
+      b.load_s = seconds_since(start);
+      return b;
+    });
+  }
+  int64_t epoch_of(int64_t step) { return plan_.epoch_of(step); }
+
+  // Forward, loss and backward over the micro-batches of one step; adds the
+  // gradients into grads and returns the global batch's loss.
+  double accumulate(int64_t step, const LoadedBatch& batch, Gradients& grads) {
+    const TrainConfig& c = s_.config;
+    const int64_t micro = c.micro_batch();
+    double loss = 0.0;
+    for (int64_t first = 0; first < c.batch_size; first += micro) {
+      const DitBatch b = assemble(step, batch, first, micro);
+      const double share = static_cast<double>(micro) / static_cast<double>(c.batch_size);
+      loss += share * dit_flow_matching_step(*s_.model, b, {c.activation_checkpointing}, grads, share).loss;
+    }
+    return loss;
+  }
+
+  // The held-out loss at fixed noise and t (forward only).
+  double validation_loss() {
+    double sum = 0.0;
+    for (size_t j = 0; j < split_.validation.size(); ++j) {
+      const LoadedBatch one{{data_.load(split_.validation[j])}, 0.0};
+      const DitBatch b = assemble(kValidationStep, one, 0, 1, static_cast<int64_t>(j), false);
+      const FlowMatchingInputs fm = flow_matching_inputs(b.x0, b.noise, b.t);
+      DitInputs in{fm.x_t, b.t, b.encoder_hidden_states, b.encoder_hidden_states_2, b.encoder_attention_mask};
+      sum += mse_loss(s_.model->forward(in), fm.target).loss;
+    }
+    return sum / static_cast<double>(split_.validation.size());
+  }
+
+  const SampleInfo& info_of_step_sample(int64_t step) {
+    return data_.samples()[static_cast<size_t>(split_.train[static_cast<size_t>(plan_.batch(step).front())])];
+  }
+
+ private:
+  std::vector<std::string> buckets() const {
+    std::vector<std::string> b;
+    for (const int64_t i : split_.train) b.push_back(data_.samples()[static_cast<size_t>(i)].bucket());
+    return b;
+  }
+
+  // Rows [first, first + count) of a step's batch, with their draws keyed by
+  // (seed, step, position in the global batch).
+  DitBatch assemble(int64_t step, const LoadedBatch& batch, int64_t first, int64_t count,
+                    int64_t position_offset = 0, bool dropout = true) const {
+    const TrainConfig& c = s_.config;
+    std::vector<Tensor> x0, noise, y, clip, mask;
+    std::vector<float> t;
+    for (int64_t k = first; k < first + count; ++k) {
+      const TrainingSample& sample = batch.samples[static_cast<size_t>(k)];
+      const int64_t position = position_offset + k;
+      x0.push_back(sample.latents);
+      noise.push_back(training_noise(sample.latents.shape(), c.seed, step, position));
+      t.push_back(c.time.sample(c.seed, step, position));
+      const bool drop = dropout && drop_text(c.seed, step, position, c.text_dropout);
+      const TrainingSample& text = drop ? data_.empty_text() : sample;
+      y.push_back(text.y);
+      clip.push_back(text.clip);
+      mask.push_back(text.mask);
+    }
+    DitBatch b;
+    b.x0 = stack(x0);
+    b.noise = stack(noise);
+    b.t = Tensor::from_vector(t, Shape{count});
+    b.encoder_hidden_states = stack(y);
+    if (data_.header().clip_channels > 0) b.encoder_hidden_states_2 = stack(clip);
+    b.encoder_attention_mask = stack(mask);
+    return b;
+  }
+
+  RunState& s_;
+  const Dataset& data_;
+  const Split& split_;
+  BatchPlan plan_;
+};
+
+void update_ema(RunState& s) {
+  if (s.config.ema_decay <= 0) return;
+  const auto d = static_cast<float>(s.config.ema_decay);
+  for (const auto& p : s.model->registry().parameters()) {
+    Tensor& e = s.ema.at(p->name);
+    const float* w = p->value.data<float>();
+    float* ep = e.data<float>();
+    for (int64_t i = 0; i < e.numel(); ++i) ep[i] = d * ep[i] + (1.0f - d) * w[i];
+  }
+}
+
+void save_checkpoint(const RunState& s, const fs::path& run_dir, const MetricsLog& metrics) {
+  fs::create_directories(run_dir / "checkpoints");
+  const fs::path path = checkpoint_path(run_dir, s.progress.step);
+  write_train_checkpoint(path, s.model->registry(), *s.adamw, s.ema, s.progress, s.config);
+  // Keep the newest keep_checkpoints; never the one just written.
+  const auto all = list_checkpoints(run_dir);
+  for (size_t i = static_cast<size_t>(s.config.keep_checkpoints); i < all.size(); ++i) {
+    std::error_code ec;
+    fs::remove(all[i].second, ec);
+  }
+  write_loss_svg(run_dir / "loss.svg", metrics.points());
+  log_info("checkpoint {}", path.string());
+}
+
+struct StepMetrics {
+  double loss = 0, grad_norm = 0, lr = 0, step_s = 0, data_wait_s = 0, gflops = 0;
+  bool clipped = false, skipped = false;
+};
+
+double step_flops(const DitConfig& dit, const SampleInfo& info, int64_t batch) {
+  const int64_t p = dit.patch_size;
+  const int64_t tokens = info.latent_shape[0] * (info.latent_shape[2] / p) * (info.latent_shape[3] / p);
+  return 3.0 * DitModel::forward_flops(dit, batch, tokens, info.text_tokens, info.clip_tokens);
+}
+
+}  // namespace
+
+TrainOutcome train(const TrainerOptions& options) {
+  options.config.validate();
+  const fs::path& run_dir = options.run_dir;
+  const Dataset data = Dataset::open(options.config.data);
+  fs::create_directories(run_dir);
+  jobs::RunLock lock(run_dir / "train.lock");
+  RunState s = start_or_resume(options);
+  check_dataset_fits(data, s.model->config(), s.config.model);
+  if (s.progress.step >= s.config.steps) {
+    log_info("{}: already trained to step {} (--steps {}); nothing to do", run_dir.string(), s.progress.step,
+             s.config.steps);
+    return TrainOutcome::Finished;
+  }
+  if (s.config.decay_steps == 0) s.config.decay_steps = s.config.steps;
+  io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
+  const Split split = split_samples(data, s.config.validation_samples);
+  StepRunner runner(s, data, split);
+  MetricsLog metrics(run_dir / "metrics.jsonl", s.progress.step);
+  TensorBoardWriter tensorboard(run_dir / "tensorboard");
+  log_info("training {} samples ({} held out) for steps {}..{}, batch {} (micro-batch {})", split.train.size(),
+           split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size, s.config.micro_batch());
+
+  Gradients grads;
+  const auto run_start = std::chrono::steady_clock::now();
+  const int64_t first_step = s.progress.step;
+  std::future<LoadedBatch> next = runner.prefetch(s.progress.step);
+  while (s.progress.step < s.config.steps) {
+    if (stop_requested()) {
+      next.wait();
+      save_checkpoint(s, run_dir, metrics);
+      tensorboard.flush();
+      log_info("stopping at step {} (signal {}): checkpoint written; run the same command to continue",
+               s.progress.step, stop_signal_number());
+      return TrainOutcome::Preempted;
+    }
+    const int64_t step = s.progress.step;
+    const auto step_start = std::chrono::steady_clock::now();
+    const auto wait_start = std::chrono::steady_clock::now();
+    const LoadedBatch batch = next.get();
+    StepMetrics m;
+    m.data_wait_s = seconds_since(wait_start);
+    if (step + 1 < s.config.steps) next = runner.prefetch(step + 1);
+    m.lr = s.config.learning_rate(step);
+    grads.zero();
+    m.loss = runner.accumulate(step, batch, grads);
+    const std::vector<ParameterGradient> list = parameter_gradients(s.model->registry(), grads);
+    m.grad_norm = AdamW::global_norm(list);
+    m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+    if (m.skipped) {
+      ++s.progress.skipped_steps;
+      ++s.progress.bad_in_a_row;
+      log_warn("step {}: loss {} / gradient norm {} not finite; step skipped ({} in a row)", step, m.loss,
+               m.grad_norm, s.progress.bad_in_a_row);
+      if (s.progress.bad_in_a_row >= s.config.max_bad_steps) {
+        const auto kept = list_checkpoints(run_dir);
+        throw InputError(fmt::format(
+            "{} steps in a row had a non-finite loss or gradient (last: step {}); stopping. The last good checkpoint "
+            "is kept: {}. Lower --lr, or check the dataset",
+            s.progress.bad_in_a_row, step, kept.empty() ? "none was written" : kept.front().second.string()));
+      }
+    } else {
+      s.progress.bad_in_a_row = 0;
+      m.clipped = s.adamw->step(list, static_cast<float>(m.lr)).clipped;
+      update_ema(s);
+    }
+    s.progress.step = step + 1;
+    s.progress.epoch = runner.epoch_of(std::min(s.progress.step, s.config.steps - 1));
+    m.step_s = seconds_since(step_start);
+    m.gflops = step_flops(s.model->config(), runner.info_of_step_sample(step), s.config.batch_size) / m.step_s / 1e9;
+    json record{{"step", step},
+                {"loss", m.skipped ? json(nullptr) : json(m.loss)},
+                {"grad_norm", std::isfinite(m.grad_norm) ? json(m.grad_norm) : json(nullptr)},
+                {"clipped", m.clipped},
+                {"skipped", m.skipped},
+                {"lr", m.lr},
+                {"samples_per_s", static_cast<double>(s.config.batch_size) / m.step_s},
+                {"step_s", m.step_s},
+                {"data_wait_s", m.data_wait_s},
+                {"gflops", m.gflops},
+                {"epoch", runner.epoch_of(step)}};
+    const double wall = wall_seconds();
+    if (s.config.validate_every > 0 && !split.validation.empty() &&
+        (s.progress.step % s.config.validate_every == 0 || s.progress.step == s.config.steps)) {
+      record["val_loss"] = runner.validation_loss();
+      tensorboard.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
+    }
+    if (m.skipped) record["loss"] = NAN;  // nlohmann writes NaN as null
+    metrics.append(record);
+    if (!m.skipped) tensorboard.add_scalar("train/loss", m.loss, step, wall);
+    tensorboard.add_scalar("train/lr", m.lr, step, wall);
+    if (std::isfinite(m.grad_norm)) tensorboard.add_scalar("train/grad_norm", m.grad_norm, step, wall);
+    tensorboard.add_scalar("train/samples_per_s", record["samples_per_s"].get<double>(), step, wall);
+    if (s.progress.step % s.config.log_every == 0 || s.progress.step == s.config.steps) {
+      const double elapsed = seconds_since(run_start);
+      const double per_step = elapsed / static_cast<double>(s.progress.step - first_step);
+      log_info("step {}/{}  loss {:.5f}  grad_norm {:.4f}  lr {:.3g}  {:.2f} s/step  ETA {:.0f} s", s.progress.step,
+               s.config.steps, m.loss, m.grad_norm, m.lr, per_step,
+               per_step * static_cast<double>(s.config.steps - s.progress.step));
+    }
+    if (s.progress.step % s.config.checkpoint_every == 0 || s.progress.step == s.config.steps) {
+      tensorboard.flush();
+      save_checkpoint(s, run_dir, metrics);
+    }
+  }
+  return TrainOutcome::Finished;
+}
+
+}  // namespace sv::train
