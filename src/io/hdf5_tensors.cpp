@@ -38,10 +38,10 @@ hid_t make_utf8_string_type() {
   return type;
 }
 
-void write_string(hid_t file, const fs::path& path, const std::string& name, const std::string& text) {
+void write_string(hid_t file, const fs::path& path, const std::string& name, const std::string& text, hid_t dcpl) {
   const Handle type{make_utf8_string_type(), H5Tclose};
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle set{H5Dcreate2(file, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  Handle set{H5Dcreate2(file, name.c_str(), type.id, space.id, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose};
   const char* data = text.c_str();
   SV_CHECK_AS(InputError, set.id >= 0 && H5Dwrite(set.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, &data) >= 0,
               "{}: cannot write string '{}' (disk full?)", path.string(), name);
@@ -75,6 +75,10 @@ void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, T
     {
       Handle file{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
       SV_CHECK_AS(InputError, file.id >= 0, "{}: cannot create HDF5 file", path.string());
+      // No modification times in the objects: the same tensors give the same
+      // bytes, so a resumed training run's checkpoint can be compared with cmp.
+      Handle untimed{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+      H5Pset_obj_track_times(untimed.id, false);
       for (const auto& [name, tensor] : tensors) {
         // 64-bit integers (token ids) stay integers; everything else is stored as f32.
         const bool integer = tensor.dtype() == DType::I64;
@@ -82,14 +86,14 @@ void write_hdf5(const fs::path& path, const std::vector<std::pair<std::string, T
         std::vector<hsize_t> dims(t.shape().dims().begin(), t.shape().dims().end());
         Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
         Handle set{H5Dcreate2(file.id, name.c_str(), integer ? H5T_STD_I64LE : H5T_IEEE_F32LE, space.id,
-                              H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              H5P_DEFAULT, untimed.id, H5P_DEFAULT),
                    H5Dclose};
         SV_CHECK_AS(InputError, set.id >= 0 &&
                         H5Dwrite(set.id, integer ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
                                  H5P_DEFAULT, t.raw_data()) >= 0,
                     "{}: cannot write dataset '{}' (disk full?)", path.string(), name);
       }
-      for (const auto& [name, text] : strings) write_string(file.id, path, name, text);
+      for (const auto& [name, text] : strings) write_string(file.id, path, name, text, untimed.id);
       SV_CHECK_AS(InputError, H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, "{}: flush failed",
                   path.string());
     }

@@ -63,6 +63,20 @@ Split split_samples(const Dataset& data, int64_t count) {
   return s;
 }
 
+// Half-written files of a killed run (checkpoints, metrics, loss.svg): only
+// ever our own temporaries, recognised by their prefix.
+void remove_temporaries(const fs::path& run_dir) {
+  for (const fs::path& dir : {run_dir, run_dir / "checkpoints"}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().filename().string().starts_with(io::kTemporaryPrefix)) {
+        log_info("removing {}, left by an interrupted write", entry.path().string());
+        fs::remove(entry.path(), ec);
+      }
+    }
+  }
+}
+
 void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::path& model) {
   const DatasetHeader& h = data.header();
   const fs::path header = Dataset::header_path(data.dir());
@@ -128,7 +142,9 @@ RunState start_or_resume(const TrainerOptions& options) {
   s.config = options.config;
   std::optional<CheckpointContents> ckpt = newest_checkpoint(options.run_dir);
   if (ckpt) {
-    const std::vector<std::string> changed = options.config.computation_differences(ckpt->config);
+    // --decay-steps 0 means "the first start's --steps", which the checkpoint recorded.
+    if (s.config.decay_steps == 0) s.config.decay_steps = ckpt->config.decay_steps;
+    const std::vector<std::string> changed = s.config.computation_differences(ckpt->config);
     SV_CHECK_AS(ConfigError, changed.empty(),
                 "{}: this run was started with other settings; only run length and logging may change on resume. "
                 "Changed: {}. Use another --out for a new run",
@@ -287,11 +303,15 @@ double step_flops(const DitConfig& dit, const SampleInfo& info, int64_t batch) {
 TrainOutcome train(const TrainerOptions& options) {
   options.config.validate();
   const fs::path& run_dir = options.run_dir;
+  // Everything that can be checked before the run directory is touched is.
   const Dataset data = Dataset::open(options.config.data);
+  check_model_directory(options.config.model);
+  check_dataset_fits(data, DitConfig::from_file(options.config.model / "transformer" / "config.json"),
+                     options.config.model);
   fs::create_directories(run_dir);
   jobs::RunLock lock(run_dir / "train.lock");
+  remove_temporaries(run_dir);
   RunState s = start_or_resume(options);
-  check_dataset_fits(data, s.model->config(), s.config.model);
   if (s.progress.step >= s.config.steps) {
     log_info("{}: already trained to step {} (--steps {}); nothing to do", run_dir.string(), s.progress.step,
              s.config.steps);
