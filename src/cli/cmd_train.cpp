@@ -76,7 +76,8 @@ int cmd_train(const Args& args, const Context& context) {
       "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "newest checkpoints kept")(
       "log-every", po::value(&c.log_every)->default_value(c.log_every), "steps between progress lines")(
       "validate-every", po::value(&c.validate_every)->default_value(c.validate_every),
-      "steps between held-out losses (fixed noise and t); 0: never")(
+      "steps between validation losses at fixed noise and t (held-out samples, else the first\n"
+      "training samples); 0: never")(
       "sample-every", po::value(&c.sample_every)->default_value(c.sample_every),
       "steps between sample videos (not built yet: must be 0)");
   const ParsedOptions parsed = parse_options(args, opts);

@@ -32,5 +32,6 @@ int cmd_run(const Args& args, const Context& context);
 int cmd_status(const Args& args, const Context& context);
 int cmd_train(const Args& args, const Context& context);
 int cmd_encode_dataset(const Args& args, const Context& context);
+int cmd_export(const Args& args, const Context& context);
 
 }  // namespace sv::cli

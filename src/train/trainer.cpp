@@ -34,6 +34,7 @@ namespace {
 // The step numbers reserved for draws that must not change during a run
 // (validation noise and t): far above any real step.
 constexpr int64_t kValidationStep = 0xFFFFFFFF;
+constexpr int64_t kValidationDraws = 4;
 
 double wall_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -203,17 +204,22 @@ class StepRunner {
     return loss;
   }
 
-  // The held-out loss at fixed noise and t (forward only).
+  // The loss at fixed draws (forward only): kValidationDraws (noise, t) per
+  // sample of the held-out split, or, without one, of the first training
+  // samples (then it measures how well the training data is fitted).
   double validation_loss() {
+    std::vector<int64_t> ids = split_.validation;
+    if (ids.empty()) ids.assign(split_.train.begin(), split_.train.begin() + std::min<size_t>(split_.train.size(), 8));
     double sum = 0.0;
-    for (size_t j = 0; j < split_.validation.size(); ++j) {
-      const LoadedBatch one{{data_.load(split_.validation[j])}, 0.0};
-      const DitBatch b = assemble(kValidationStep, one, 0, 1, static_cast<int64_t>(j), false);
+    for (size_t j = 0; j < ids.size(); ++j) {
+      const LoadedBatch one{std::vector<TrainingSample>(kValidationDraws, data_.load(ids[j])), 0.0};
+      const DitBatch b = assemble(kValidationStep, one, 0, kValidationDraws, static_cast<int64_t>(j) * kValidationDraws,
+                                  /*dropout=*/false);
       const FlowMatchingInputs fm = flow_matching_inputs(b.x0, b.noise, b.t);
       DitInputs in{fm.x_t, b.t, b.encoder_hidden_states, b.encoder_hidden_states_2, b.encoder_attention_mask};
       sum += mse_loss(s_.model->forward(in), fm.target).loss;
     }
-    return sum / static_cast<double>(split_.validation.size());
+    return sum / static_cast<double>(ids.size());
   }
 
   const SampleInfo& info_of_step_sample(int64_t step) {
@@ -385,7 +391,7 @@ TrainOutcome train(const TrainerOptions& options) {
                 {"gflops", m.gflops},
                 {"epoch", runner.epoch_of(step)}};
     const double wall = wall_seconds();
-    if (s.config.validate_every > 0 && !split.validation.empty() &&
+    if (s.config.validate_every > 0 &&
         (s.progress.step % s.config.validate_every == 0 || s.progress.step == s.config.steps)) {
       record["val_loss"] = runner.validation_loss();
       tensorboard.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/safetensors.h"
+#include "io/sharded_safetensors.h"
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "models/presets/tiny_corpus.h"
@@ -95,34 +96,6 @@ NamedTensors bf16_weights(ParameterRegistry& registry, uint64_t seed) {
   NamedTensors out;
   for (const auto& p : registry.parameters()) out.emplace_back(p->name, p->value.to(DType::BF16));
   return out;
-}
-
-// diffusers' sharded layout: STEM-0000k-of-0000n.safetensors, cut into parts
-// of about equal bytes, plus STEM.safetensors.index.json.
-void write_sharded(const fs::path& dir, const std::string& stem, const NamedTensors& tensors,
-                   int shards) {
-  size_t total = 0;
-  for (const auto& [name, t] : tensors) total += t.nbytes();
-  nlohmann::json weight_map = nlohmann::json::object();  // sorted, as diffusers writes it
-  size_t begin = 0, written = 0;
-  for (int k = 1; k <= shards; ++k) {
-    const std::string file = fmt::format("{}-{:05d}-of-{:05d}.safetensors", stem, k, shards);
-    const size_t target = total * static_cast<size_t>(k) / static_cast<size_t>(shards);
-    size_t end = begin;
-    while (end < tensors.size() && (k == shards || written < target || end == begin)) {
-      written += tensors[end].second.nbytes();
-      ++end;
-    }
-    const NamedTensors part(tensors.begin() + static_cast<std::ptrdiff_t>(begin),
-                            tensors.begin() + static_cast<std::ptrdiff_t>(end));
-    io::write_safetensors(dir / file, part, {{"format", "pt"}});
-    for (const auto& [name, t] : part) weight_map[name] = file;
-    begin = end;
-  }
-  SV_CHECK(begin == tensors.size(), "write_sharded: {} of {} tensors written", begin,
-           tensors.size());
-  const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  write_text(dir / (stem + ".safetensors.index.json"), index.dump(2) + "\n");
 }
 
 ojson dit_json(const DitConfig& c) {
@@ -286,7 +259,7 @@ void write_tiny_model(const fs::path& dir, uint64_t seed) {
   write_json(dit_dir / "config.json", dit_json(spec.dit));
   {
     DitModel dit(spec.dit, ParallelGroups::single());
-    write_sharded(dit_dir, "diffusion_pytorch_model",
+    io::write_sharded_safetensors(dit_dir, "diffusion_pytorch_model",
                   bf16_weights(dit.registry(), component_seed(seed, 2)), 2);
   }
 
