@@ -79,6 +79,19 @@ CheckpointContents read_train_checkpoint(const fs::path& path) {
   return c;
 }
 
+void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& c, const fs::path& path) {
+  for (const auto& p : registry.parameters()) {
+    const auto it = c.weights.find(p->name);
+    SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->value.shape(),
+                "{}: a checkpoint of another model: {} is {} there, the model has {}", path.string(), p->name,
+                it == c.weights.end() ? "missing" : it->second.shape().str(), p->value.shape().str());
+    p->value.copy_from(it->second);
+  }
+  SV_CHECK_AS(CheckpointError, c.weights.size() == registry.parameters().size(),
+              "{}: a checkpoint of another model: it holds {} weights, the model {}", path.string(), c.weights.size(),
+              registry.parameters().size());
+}
+
 fs::path checkpoint_path(const fs::path& run_dir, int64_t step) {
   return run_dir / "checkpoints" / fmt::format("step-{}.h5", step);
 }

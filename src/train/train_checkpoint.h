@@ -49,6 +49,12 @@ void write_train_checkpoint(const std::filesystem::path& path, const ParameterRe
 // or not a training checkpoint.
 CheckpointContents read_train_checkpoint(const std::filesystem::path& path);
 
+// Copies the checkpoint's weights into the registry's parameters;
+// CheckpointError naming `path` and the first tensor that is missing or
+// mis-shaped (a checkpoint of another model), or when it holds others.
+void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& contents,
+                             const std::filesystem::path& path);
+
 // RUN_DIR/checkpoints/step-<N>.h5 and the complete ones there, newest first.
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int64_t step);
 std::vector<std::pair<int64_t, std::filesystem::path>> list_checkpoints(const std::filesystem::path& run_dir);

@@ -124,20 +124,6 @@ std::optional<CheckpointContents> newest_checkpoint(const fs::path& run_dir) {
   return std::nullopt;
 }
 
-void restore_weights(DitModel& model, const CheckpointContents& c, const fs::path& run_dir) {
-  for (const auto& p : model.registry().parameters()) {
-    const auto it = c.weights.find(p->name);
-    SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->value.shape(),
-                "{}: the checkpoint is of another model: {} is {} there, the model has {}",
-                checkpoint_path(run_dir, c.progress.step).string(), p->name,
-                it == c.weights.end() ? "missing" : it->second.shape().str(), p->value.shape().str());
-    p->value.copy_from(it->second);
-  }
-  SV_CHECK_AS(CheckpointError, c.weights.size() == model.registry().parameters().size(),
-              "{}: the checkpoint holds {} weights, the model {}", checkpoint_path(run_dir, c.progress.step).string(),
-              c.weights.size(), model.registry().parameters().size());
-}
-
 RunState start_or_resume(const TrainerOptions& options) {
   RunState s;
   s.config = options.config;
@@ -156,7 +142,7 @@ RunState start_or_resume(const TrainerOptions& options) {
   s.model = load_dit(s.config.model, ParallelGroups::single());
   s.adamw = std::make_unique<AdamW>(s.config.adamw);
   if (ckpt) {
-    restore_weights(*s.model, *ckpt, options.run_dir);
+    load_checkpoint_weights(s.model->registry(), *ckpt, checkpoint_path(options.run_dir, ckpt->progress.step));
     s.adamw->restore(ckpt->adamw_steps, std::move(ckpt->moments));
     s.ema = std::move(ckpt->ema);
     log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
@@ -336,6 +322,9 @@ TrainOutcome train(const TrainerOptions& options) {
   const auto run_start = std::chrono::steady_clock::now();
   const int64_t first_step = s.progress.step;
   std::future<LoadedBatch> next = runner.prefetch(s.progress.step);
+  // The starting point of the validation curve (in step 0's record).
+  std::optional<double> val_loss_start;
+  if (s.config.validate_every > 0 && s.progress.step == 0) val_loss_start = runner.validation_loss();
   while (s.progress.step < s.config.steps) {
     if (stop_requested()) {
       next.wait();
@@ -396,7 +385,7 @@ TrainOutcome train(const TrainerOptions& options) {
       record["val_loss"] = runner.validation_loss();
       tensorboard.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
     }
-    if (m.skipped) record["loss"] = NAN;  // nlohmann writes NaN as null
+    if (step == 0 && val_loss_start) record["val_loss_start"] = *val_loss_start;
     metrics.append(record);
     if (!m.skipped) tensorboard.add_scalar("train/loss", m.loss, step, wall);
     tensorboard.add_scalar("train/lr", m.lr, step, wall);
