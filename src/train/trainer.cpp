@@ -161,7 +161,12 @@ struct LoadedBatch {
 class StepRunner {
  public:
   StepRunner(RunState& state, const Dataset& data, const Split& split)
-      : s_(state), data_(data), split_(split), plan_(buckets(), state.config.batch_size, state.config.seed) {}
+      : s_(state), data_(data), split_(split), plan_(buckets(data, split), state.config.batch_size, state.config.seed) {}
+
+  // InputError (as the plan gives it) when no batch can ever form.
+  static void check_batches_form(const Dataset& data, const Split& split, const TrainConfig& config) {
+    BatchPlan(buckets(data, split), config.batch_size, config.seed);
+  }
 
   std::future<LoadedBatch> prefetch(int64_t step) {
     std::vector<int64_t> ids;
@@ -213,9 +218,9 @@ class StepRunner {
   }
 
  private:
-  std::vector<std::string> buckets() const {
+  static std::vector<std::string> buckets(const Dataset& data, const Split& split) {
     std::vector<std::string> b;
-    for (const int64_t i : split_.train) b.push_back(data_.samples()[static_cast<size_t>(i)].bucket());
+    for (const int64_t i : split.train) b.push_back(data.samples()[static_cast<size_t>(i)].bucket());
     return b;
   }
 
@@ -300,6 +305,8 @@ TrainOutcome train(const TrainerOptions& options) {
   check_model_directory(options.config.model);
   check_dataset_fits(data, DitConfig::from_file(options.config.model / "transformer" / "config.json"),
                      options.config.model);
+  const Split split = split_samples(data, options.config.validation_samples);
+  StepRunner::check_batches_form(data, split, options.config);
   fs::create_directories(run_dir);
   jobs::RunLock lock(run_dir / "train.lock");
   remove_temporaries(run_dir);
@@ -311,7 +318,6 @@ TrainOutcome train(const TrainerOptions& options) {
   }
   if (s.config.decay_steps == 0) s.config.decay_steps = s.config.steps;
   io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
-  const Split split = split_samples(data, s.config.validation_samples);
   StepRunner runner(s, data, split);
   MetricsLog metrics(run_dir / "metrics.jsonl", s.progress.step);
   TensorBoardWriter tensorboard(run_dir / "tensorboard");

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Bad input to encode-dataset and train: one clear message naming the file and
+# the mismatch, the README's exit code, and nothing written.
+set -euo pipefail
+SV=$1 MODEL=$2 WORK=$3
+source "$(dirname "$0")/lib.sh"
+rm -rf "$WORK" && mkdir -p "$WORK"
+make_dataset "$SV" "$MODEL" "$WORK" 2
+
+# expect CODE PATTERN CMD...: CMD exits CODE and its stderr matches PATTERN; no RUN dir appears.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  local rc
+  run_rc rc "$@" 2> "$WORK/err"
+  [[ $rc == "$code" ]] || { cat "$WORK/err"; fail "exit $rc, expected $code: $*"; }
+  grep -q -- "$pattern" "$WORK/err" || fail "message '$(cat "$WORK/err")' does not match '$pattern'"
+  [[ ! -e $WORK/run ]] || fail "a run directory was written: $*"
+  echo "ok ($rc): $(tail -1 "$WORK/err")"
+}
+
+note "train"
+printf 'lr = 1e-3\nbogus-key = 1\n' > "$WORK/bad.ini"
+expect 3 "bad.ini.*bogus-key" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --config "$WORK/bad.ini"
+mkdir -p "$WORK/not_a_dataset"
+expect 5 "not_a_dataset: not a dataset" "$SV" train --model "$MODEL" --data "$WORK/not_a_dataset" --out "$WORK/run"
+cp -r "$WORK/data" "$WORK/wide"
+jq '.caption_channels = 999' "$WORK/data/dataset.json" > "$WORK/wide/dataset.json"
+expect 5 "wide/dataset.json: captions are 999 wide, but the model .* takes caption_channels 256" \
+  "$SV" train --model "$MODEL" --data "$WORK/wide" --out "$WORK/run"
+cp -r "$WORK/data" "$WORK/latent"
+jq '.latent_channels = 8' "$WORK/data/dataset.json" > "$WORK/latent/dataset.json"
+expect 5 "latent/dataset.json: latents have 8 channels, but the model .* takes 16" \
+  "$SV" train --model "$MODEL" --data "$WORK/latent" --out "$WORK/run"
+expect 2 "lr-schedule must be constant, cosine or linear" \
+  "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --lr-schedule step
+expect 2 "micro-batch-size must divide --batch-size" \
+  "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 3 --micro-batch-size 2
+expect 5 "no batch of 4 can form.*holds 2" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 4
+
+note "encode-dataset, and a dataset without samples"
+printf '{"id": "gone", "video": "missing.mp4", "caption": "x"}\n{"id": "short", "video": "short.mp4", "caption": "y"}\n' \
+  > "$WORK/bad.jsonl"
+ffmpeg -loglevel error -f lavfi -i "testsrc=size=64x64:rate=8:duration=1" -pix_fmt yuv420p "$WORK/short.mp4"
+run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --out "$WORK/empty" 2> "$WORK/err"
+[[ $rc == 9 ]] || fail "encode-dataset of bad items: exit $rc, expected 9"
+jq -s -e 'map(select(.id == "short")) | .[0].reason | test("8 frames, too short: --frames 17")' \
+  "$WORK/empty/index-r0.jsonl" > /dev/null || fail "the short video's reason is not recorded"
+jq -s -e 'map(select(.id == "gone")) | .[0].status == "bad"' "$WORK/empty/index-r0.jsonl" > /dev/null \
+  || fail "the missing video is not recorded"
+expect 5 "empty: the dataset holds no samples" "$SV" train --model "$MODEL" --data "$WORK/empty" --out "$WORK/run"
+run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --out "$WORK/empty" --height 48 2> "$WORK/err"
+[[ $rc == 3 ]] && grep -q "encoded with other settings" "$WORK/err" || fail "changed encode settings: exit $rc"
+run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --out "$WORK/x" --height 50 2> "$WORK/err"
+[[ $rc == 5 ]] && grep -q "multiples of 16" "$WORK/err" || fail "--height 50: exit $rc"
+[[ ! -e $WORK/x ]] || fail "--height 50 wrote its output directory"
+echo "PASS"

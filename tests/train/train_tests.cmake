@@ -1,0 +1,26 @@
+# Training integration tests (tests/train/*_test.sh): encode-dataset, train,
+# export. Included from tests/CMakeLists.txt after SV and TINY_MODEL are set.
+# One OpenMP thread: the kill test times kills against the run's own pace.
+set(TRAIN_TESTS_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(TRAIN_TESTS_WORK ${CMAKE_CURRENT_BINARY_DIR}/train)
+
+# stepvideo_train_test(NAME TIMEOUT): runs tests/train/NAME_test.sh SV TINY_MODEL WORK_DIR.
+function(stepvideo_train_test name timeout)
+  add_test(NAME train.${name} COMMAND bash ${TRAIN_TESTS_DIR}/${name}_test.sh ${SV} ${TINY_MODEL}
+    ${TRAIN_TESTS_WORK}/${name})
+  set_tests_properties(train.${name} PROPERTIES LABELS train FIXTURES_REQUIRED tiny_model
+    TIMEOUT ${timeout} ENVIRONMENT "OMP_NUM_THREADS=1")
+endfunction()
+
+stepvideo_train_test(encode_dataset 180)  # about 6 s
+stepvideo_train_test(bad_input 180)       # about 4 s
+stepvideo_train_test(outputs 300)         # about 15 s
+stepvideo_train_test(kill_resume 600)     # about 35 s
+
+if(DEFINED MPIRUN)
+  string(REPLACE ";" " " _launcher "${MPIRUN};2;${MPIRUN_FLAGS}")
+  add_test(NAME mpi.encode_dataset COMMAND bash ${TRAIN_TESTS_DIR}/encode_dataset_test.sh ${SV} ${TINY_MODEL}
+    ${TRAIN_TESTS_WORK}/mpi_encode_dataset)
+  set_tests_properties(mpi.encode_dataset PROPERTIES LABELS "mpi;train" FIXTURES_REQUIRED tiny_model PROCESSORS 2
+    TIMEOUT 300 ENVIRONMENT "${MPI_TEST_ENV};MPIRUN=${_launcher}")
+endif()
