@@ -1,4 +1,5 @@
-// stepvideo bench dit|vae ...: DiT forward-pass throughput and Video-VAE
+// stepvideo bench dit|train|vae ...: DiT forward-pass (and, cmd_bench_train.cpp,
+// training-step) throughput and Video-VAE
 // chunk decode time and memory with random weights, printed as one JSON line
 // on stdout (logs go to stderr).
 #include <malloc.h>
@@ -315,12 +316,13 @@ int bench_vae(const Args& args) {
 
 int cmd_bench(const Args& args, const Context& context) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "usage: stepvideo bench dit|vae [options]   (stepvideo bench dit --help)\n";
+    std::cout << "usage: stepvideo bench dit|train|vae [options]   (stepvideo bench dit --help)\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
   if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()), context);
   if (args[0] == "vae") return bench_vae(Args(args.begin() + 1, args.end()));
-  throw po::error("unknown benchmark '" + args[0] + "' (available: dit, vae)");
+  if (args[0] == "train") return bench_train(Args(args.begin() + 1, args.end()));
+  throw po::error("unknown benchmark '" + args[0] + "' (available: dit, train, vae)");
 }
 
 }  // namespace sv::cli
