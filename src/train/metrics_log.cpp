@@ -30,7 +30,8 @@ MetricsLog::MetricsLog(fs::path path, int64_t next_step) : path_(std::move(path)
       if (in.eof()) break;  // no newline: torn
       json r = json::parse(line, nullptr, false);
       if (!r.is_object() || !r.contains("step") || r["step"].get<int64_t>() >= next_step) continue;
-      points_.push_back({r["step"].get<int64_t>(), r.value("loss", NAN), r.value("lr", NAN)});
+      auto number = [&](const char* key) { return r.contains(key) && r[key].is_number() ? r[key].get<double>() : NAN; };
+      points_.push_back({r["step"].get<int64_t>(), number("loss"), number("lr")});
       kept += line + "\n";
     }
   }
@@ -49,7 +50,8 @@ void MetricsLog::append(const json& record) {
   const ssize_t n = ::write(fd_, line.data(), line.size());
   SV_CHECK_AS(InputError, n == static_cast<ssize_t>(line.size()), "{}: cannot append a metrics line: {}",
               path_.string(), n < 0 ? std::strerror(errno) : "short write");
-  points_.push_back({record.at("step").get<int64_t>(), record.at("loss").get<double>(), record.at("lr").get<double>()});
+  auto number = [&](const char* key) { return record.at(key).is_number() ? record.at(key).get<double>() : NAN; };
+  points_.push_back({record.at("step").get<int64_t>(), number("loss"), number("lr")});
 }
 
 namespace {

@@ -295,6 +295,123 @@ double step_flops(const DitConfig& dit, const SampleInfo& info, int64_t batch) {
   return 3.0 * DitModel::forward_flops(dit, batch, tokens, info.text_tokens, info.clip_tokens);
 }
 
+// The loop over steps, with what it writes.
+class TrainingLoop {
+ public:
+  TrainingLoop(RunState& s, const Dataset& data, const Split& split, const fs::path& run_dir)
+      : s_(s),
+        run_dir_(run_dir),
+        runner_(s, data, split),
+        metrics_(run_dir / "metrics.jsonl", s.progress.step),
+        tensorboard_(run_dir / "tensorboard"),
+        first_step_(s.progress.step) {}
+
+  TrainOutcome run() {
+    std::future<LoadedBatch> next = runner_.prefetch(s_.progress.step);
+    // The starting point of the validation curve (in step 0's record).
+    if (s_.config.validate_every > 0 && s_.progress.step == 0) val_loss_start_ = runner_.validation_loss();
+    while (s_.progress.step < s_.config.steps) {
+      if (stop_requested()) {
+        next.wait();
+        save_checkpoint(s_, run_dir_, metrics_);
+        tensorboard_.flush();
+        log_info("stopping at step {} (signal {}): checkpoint written; run the same command to continue",
+                 s_.progress.step, stop_signal_number());
+        return TrainOutcome::Preempted;
+      }
+      const int64_t step = s_.progress.step;
+      const auto start = std::chrono::steady_clock::now();
+      const LoadedBatch batch = next.get();
+      StepMetrics m;
+      m.data_wait_s = seconds_since(start);
+      if (step + 1 < s_.config.steps) next = runner_.prefetch(step + 1);
+      take_step(step, batch, m);
+      m.step_s = seconds_since(start);
+      report(step, m);
+      if (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps) {
+        tensorboard_.flush();
+        save_checkpoint(s_, run_dir_, metrics_);
+      }
+    }
+    return TrainOutcome::Finished;
+  }
+
+ private:
+  // Gradients, then an AdamW step, or a skipped step when the loss or a
+  // gradient is not finite (too many in a row end the run).
+  void take_step(int64_t step, const LoadedBatch& batch, StepMetrics& m) {
+    m.lr = s_.config.learning_rate(step);
+    grads_.zero();
+    m.loss = runner_.accumulate(step, batch, grads_);
+    const std::vector<ParameterGradient> list = parameter_gradients(s_.model->registry(), grads_);
+    m.grad_norm = AdamW::global_norm(list);
+    m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+    if (m.skipped) {
+      ++s_.progress.skipped_steps;
+      ++s_.progress.bad_in_a_row;
+      log_warn("step {}: loss {} / gradient norm {} not finite; step skipped ({} in a row)", step, m.loss, m.grad_norm,
+               s_.progress.bad_in_a_row);
+      if (s_.progress.bad_in_a_row >= s_.config.max_bad_steps) {
+        const auto kept = list_checkpoints(run_dir_);
+        throw InputError(fmt::format(
+            "{} steps in a row had a non-finite loss or gradient (last: step {}); stopping. The last good checkpoint "
+            "is kept: {}. Lower --lr, or check the dataset",
+            s_.progress.bad_in_a_row, step, kept.empty() ? "none was written" : kept.front().second.string()));
+      }
+    } else {
+      s_.progress.bad_in_a_row = 0;
+      m.clipped = s_.adamw->step(list, static_cast<float>(m.lr)).clipped;
+      update_ema(s_);
+    }
+    s_.progress.step = step + 1;
+    s_.progress.epoch = runner_.epoch_of(std::min(s_.progress.step, s_.config.steps - 1));
+  }
+
+  // metrics.jsonl, TensorBoard and the progress line.
+  void report(int64_t step, StepMetrics& m) {
+    m.gflops = step_flops(s_.model->config(), runner_.info_of_step_sample(step), s_.config.batch_size) / m.step_s / 1e9;
+    auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+    json record{{"step", step},
+                {"loss", finite_or_null(m.loss)},
+                {"grad_norm", finite_or_null(m.grad_norm)},
+                {"clipped", m.clipped},
+                {"skipped", m.skipped},
+                {"lr", m.lr},
+                {"samples_per_s", static_cast<double>(s_.config.batch_size) / m.step_s},
+                {"step_s", m.step_s},
+                {"data_wait_s", m.data_wait_s},
+                {"gflops", m.gflops},
+                {"epoch", runner_.epoch_of(step)}};
+    const double wall = wall_seconds();
+    const int64_t done = s_.progress.step;
+    if (s_.config.validate_every > 0 && (done % s_.config.validate_every == 0 || done == s_.config.steps)) {
+      record["val_loss"] = runner_.validation_loss();
+      tensorboard_.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
+    }
+    if (step == 0 && val_loss_start_) record["val_loss_start"] = *val_loss_start_;
+    metrics_.append(record);
+    if (std::isfinite(m.loss)) tensorboard_.add_scalar("train/loss", m.loss, step, wall);
+    tensorboard_.add_scalar("train/lr", m.lr, step, wall);
+    if (std::isfinite(m.grad_norm)) tensorboard_.add_scalar("train/grad_norm", m.grad_norm, step, wall);
+    tensorboard_.add_scalar("train/samples_per_s", record["samples_per_s"].get<double>(), step, wall);
+    if (done % s_.config.log_every == 0 || done == s_.config.steps) {
+      const double per_step = seconds_since(run_start_) / static_cast<double>(done - first_step_);
+      log_info("step {}/{}  loss {:.5f}  grad_norm {:.4f}  lr {:.3g}  {:.2f} s/step  ETA {:.0f} s", done,
+               s_.config.steps, m.loss, m.grad_norm, m.lr, per_step, per_step * static_cast<double>(s_.config.steps - done));
+    }
+  }
+
+  RunState& s_;
+  fs::path run_dir_;
+  StepRunner runner_;
+  MetricsLog metrics_;
+  TensorBoardWriter tensorboard_;
+  Gradients grads_;
+  int64_t first_step_;
+  std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+  std::optional<double> val_loss_start_;
+};
+
 }  // namespace
 
 TrainOutcome train(const TrainerOptions& options) {
@@ -318,98 +435,9 @@ TrainOutcome train(const TrainerOptions& options) {
   }
   if (s.config.decay_steps == 0) s.config.decay_steps = s.config.steps;
   io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
-  StepRunner runner(s, data, split);
-  MetricsLog metrics(run_dir / "metrics.jsonl", s.progress.step);
-  TensorBoardWriter tensorboard(run_dir / "tensorboard");
   log_info("training {} samples ({} held out) for steps {}..{}, batch {} (micro-batch {})", split.train.size(),
            split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size, s.config.micro_batch());
-
-  Gradients grads;
-  const auto run_start = std::chrono::steady_clock::now();
-  const int64_t first_step = s.progress.step;
-  std::future<LoadedBatch> next = runner.prefetch(s.progress.step);
-  // The starting point of the validation curve (in step 0's record).
-  std::optional<double> val_loss_start;
-  if (s.config.validate_every > 0 && s.progress.step == 0) val_loss_start = runner.validation_loss();
-  while (s.progress.step < s.config.steps) {
-    if (stop_requested()) {
-      next.wait();
-      save_checkpoint(s, run_dir, metrics);
-      tensorboard.flush();
-      log_info("stopping at step {} (signal {}): checkpoint written; run the same command to continue",
-               s.progress.step, stop_signal_number());
-      return TrainOutcome::Preempted;
-    }
-    const int64_t step = s.progress.step;
-    const auto step_start = std::chrono::steady_clock::now();
-    const auto wait_start = std::chrono::steady_clock::now();
-    const LoadedBatch batch = next.get();
-    StepMetrics m;
-    m.data_wait_s = seconds_since(wait_start);
-    if (step + 1 < s.config.steps) next = runner.prefetch(step + 1);
-    m.lr = s.config.learning_rate(step);
-    grads.zero();
-    m.loss = runner.accumulate(step, batch, grads);
-    const std::vector<ParameterGradient> list = parameter_gradients(s.model->registry(), grads);
-    m.grad_norm = AdamW::global_norm(list);
-    m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
-    if (m.skipped) {
-      ++s.progress.skipped_steps;
-      ++s.progress.bad_in_a_row;
-      log_warn("step {}: loss {} / gradient norm {} not finite; step skipped ({} in a row)", step, m.loss,
-               m.grad_norm, s.progress.bad_in_a_row);
-      if (s.progress.bad_in_a_row >= s.config.max_bad_steps) {
-        const auto kept = list_checkpoints(run_dir);
-        throw InputError(fmt::format(
-            "{} steps in a row had a non-finite loss or gradient (last: step {}); stopping. The last good checkpoint "
-            "is kept: {}. Lower --lr, or check the dataset",
-            s.progress.bad_in_a_row, step, kept.empty() ? "none was written" : kept.front().second.string()));
-      }
-    } else {
-      s.progress.bad_in_a_row = 0;
-      m.clipped = s.adamw->step(list, static_cast<float>(m.lr)).clipped;
-      update_ema(s);
-    }
-    s.progress.step = step + 1;
-    s.progress.epoch = runner.epoch_of(std::min(s.progress.step, s.config.steps - 1));
-    m.step_s = seconds_since(step_start);
-    m.gflops = step_flops(s.model->config(), runner.info_of_step_sample(step), s.config.batch_size) / m.step_s / 1e9;
-    json record{{"step", step},
-                {"loss", m.skipped ? json(nullptr) : json(m.loss)},
-                {"grad_norm", std::isfinite(m.grad_norm) ? json(m.grad_norm) : json(nullptr)},
-                {"clipped", m.clipped},
-                {"skipped", m.skipped},
-                {"lr", m.lr},
-                {"samples_per_s", static_cast<double>(s.config.batch_size) / m.step_s},
-                {"step_s", m.step_s},
-                {"data_wait_s", m.data_wait_s},
-                {"gflops", m.gflops},
-                {"epoch", runner.epoch_of(step)}};
-    const double wall = wall_seconds();
-    if (s.config.validate_every > 0 &&
-        (s.progress.step % s.config.validate_every == 0 || s.progress.step == s.config.steps)) {
-      record["val_loss"] = runner.validation_loss();
-      tensorboard.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
-    }
-    if (step == 0 && val_loss_start) record["val_loss_start"] = *val_loss_start;
-    metrics.append(record);
-    if (!m.skipped) tensorboard.add_scalar("train/loss", m.loss, step, wall);
-    tensorboard.add_scalar("train/lr", m.lr, step, wall);
-    if (std::isfinite(m.grad_norm)) tensorboard.add_scalar("train/grad_norm", m.grad_norm, step, wall);
-    tensorboard.add_scalar("train/samples_per_s", record["samples_per_s"].get<double>(), step, wall);
-    if (s.progress.step % s.config.log_every == 0 || s.progress.step == s.config.steps) {
-      const double elapsed = seconds_since(run_start);
-      const double per_step = elapsed / static_cast<double>(s.progress.step - first_step);
-      log_info("step {}/{}  loss {:.5f}  grad_norm {:.4f}  lr {:.3g}  {:.2f} s/step  ETA {:.0f} s", s.progress.step,
-               s.config.steps, m.loss, m.grad_norm, m.lr, per_step,
-               per_step * static_cast<double>(s.config.steps - s.progress.step));
-    }
-    if (s.progress.step % s.config.checkpoint_every == 0 || s.progress.step == s.config.steps) {
-      tensorboard.flush();
-      save_checkpoint(s, run_dir, metrics);
-    }
-  }
-  return TrainOutcome::Finished;
+  return TrainingLoop(s, data, split, run_dir).run();
 }
 
 }  // namespace sv::train

@@ -37,6 +37,17 @@ expect 2 "micro-batch-size must divide --batch-size" \
   "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 3 --micro-batch-size 2
 expect 5 "no batch of 4 can form.*holds 2" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 4
 
+note "non-finite losses: skipped and counted; 3 in a row stop the run, the last checkpoint kept"
+# lr 1e30 makes the first update overflow: every later step's loss is NaN.
+run_rc rc "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/nan" --steps 20 --lr 1e30 --max-grad-norm 0 \
+  --checkpoint-every 1 --max-bad-steps 3 2> "$WORK/err"
+[[ $rc == 5 ]] || fail "NaN run: exit $rc, expected 5"
+grep -q "3 steps in a row had a non-finite loss.*last good checkpoint is kept: .*step-3.h5" "$WORK/err" \
+  || fail "NaN run message: $(tail -1 "$WORK/err")"
+[[ $(jq -c '[.step, .skipped]' "$WORK/nan/metrics.jsonl" | tr '\n' ' ') == "[0,false] [1,true] [2,true] " ]] \
+  || fail "skipped steps not recorded: $(cat "$WORK/nan/metrics.jsonl")"
+[[ -f $WORK/nan/checkpoints/step-3.h5 ]] || fail "the last checkpoint was not kept"
+
 note "encode-dataset, and a dataset without samples"
 printf '{"id": "gone", "video": "missing.mp4", "caption": "x"}\n{"id": "short", "video": "short.mp4", "caption": "y"}\n' \
   > "$WORK/bad.jsonl"
