@@ -79,7 +79,14 @@ int cmd_train(const Args& args, const Context& context) {
       "steps between validation losses at fixed noise and t (held-out samples, else the first\n"
       "training samples); 0: never")(
       "sample-every", po::value(&c.sample_every)->default_value(c.sample_every),
-      "steps between sample videos (not built yet: must be 0)");
+      "steps between sample videos in RUN_DIR/samples/step-N/; 0: never")(
+      "sample-prompts", po::value<std::string>()->default_value(""),
+      "file of sample prompts, one per line (default: the first two training captions)")(
+      "sample-steps", po::value(&c.sample_steps)->default_value(c.sample_steps), "denoising steps of a sample")(
+      "sample-cfg-scale", po::value(&c.sample_cfg_scale)->default_value(c.sample_cfg_scale),
+      "guidance scale of the samples (1: none)")(
+      "sample-time-shift", po::value(&c.sample_time_shift)->default_value(c.sample_time_shift),
+      "schedule shift of the samples");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
   SV_CHECK_AS(NotSupported, context.mpi.world_size() == 1,
@@ -88,7 +95,9 @@ int cmd_train(const Args& args, const Context& context) {
   c.lr_schedule = as_usage_error([&] { return train::parse_lr_schedule(schedule); });
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
   c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");
-  SV_CHECK_AS(NotSupported, c.sample_every == 0, "--sample-every is not built yet; leave it at 0");
+  if (!parsed.vm["sample-prompts"].as<std::string>().empty()) {
+    c.sample_prompts = fs::absolute(parsed.vm["sample-prompts"].as<std::string>()).lexically_normal();
+  }
   c.model = fs::absolute(model).lexically_normal();
   c.data = fs::absolute(data).lexically_normal();
   as_usage_error([&] {

@@ -67,6 +67,9 @@ void TrainConfig::validate() const {
   require(keep_checkpoints >= 1, "--keep-checkpoints must be at least 1");
   require(log_every >= 1, "--log-every must be at least 1");
   require(validate_every >= 0 && sample_every >= 0, "--validate-every and --sample-every must be >= 0");
+  require(sample_steps >= 1, "--sample-steps must be at least 1");
+  require(std::isfinite(sample_cfg_scale) && sample_cfg_scale >= 1, "--sample-cfg-scale must be >= 1 (1: no guidance)");
+  require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
 }
 
 namespace {
@@ -109,6 +112,10 @@ json TrainConfig::to_json() const {
   j["log-every"] = log_every;
   j["validate-every"] = validate_every;
   j["sample-every"] = sample_every;
+  j["sample-prompts"] = sample_prompts.string();
+  j["sample-steps"] = sample_steps;
+  j["sample-cfg-scale"] = sample_cfg_scale;
+  j["sample-time-shift"] = sample_time_shift;
   return j;
 }
 
@@ -145,6 +152,10 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.log_every = json_require<int64_t>(j, "log-every", file);
   c.validate_every = json_require<int64_t>(j, "validate-every", file);
   c.sample_every = json_require<int64_t>(j, "sample-every", file);
+  c.sample_prompts = json_require<std::string>(j, "sample-prompts", file);
+  c.sample_steps = json_require<int64_t>(j, "sample-steps", file);
+  c.sample_cfg_scale = json_require<double>(j, "sample-cfg-scale", file);
+  c.sample_time_shift = json_require<double>(j, "sample-time-shift", file);
   return c;
 }
 

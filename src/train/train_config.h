@@ -37,6 +37,11 @@ struct TrainConfig {
   int64_t steps = 100;
   bool activation_checkpointing = false;  // gives identical gradients
   int64_t checkpoint_every = 50, keep_checkpoints = 3, log_every = 10, validate_every = 0, sample_every = 0;
+  // Sample videos: prompts one per line ("" = the first two training
+  // captions), denoising steps, guidance and schedule shift.
+  std::filesystem::path sample_prompts;
+  int64_t sample_steps = 20;
+  double sample_cfg_scale = 4.0, sample_time_shift = 3.0;
 
   double learning_rate(int64_t step) const;
   // InputError naming the field (as its option) that is out of range.

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#include <fstream>
 #include <cmath>
 #include <future>
 #include <map>
@@ -21,6 +22,7 @@
 #include "train/dataset.h"
 #include "train/dit_step.h"
 #include "train/metrics_log.h"
+#include "train/sample_videos.h"
 #include "train/tensorboard_writer.h"
 #include "train/train_checkpoint.h"
 
@@ -304,7 +306,9 @@ class TrainingLoop {
         runner_(s, data, split),
         metrics_(run_dir / "metrics.jsonl", s.progress.step),
         tensorboard_(run_dir / "tensorboard"),
-        first_step_(s.progress.step) {}
+        first_step_(s.progress.step) {
+    if (s.config.sample_every > 0) samples_ = std::make_unique<SampleVideos>(s.config.model, sample_settings(data, split));
+  }
 
   TrainOutcome run() {
     std::future<LoadedBatch> next = runner_.prefetch(s_.progress.step);
@@ -331,6 +335,9 @@ class TrainingLoop {
       if (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps) {
         tensorboard_.flush();
         save_checkpoint(s_, run_dir_, metrics_);
+      }
+      if (samples_ && (s_.progress.step % s_.config.sample_every == 0 || s_.progress.step == s_.config.steps)) {
+        write_samples();
       }
     }
     return TrainOutcome::Finished;
@@ -401,6 +408,40 @@ class TrainingLoop {
     }
   }
 
+  SampleSettings sample_settings(const Dataset& data, const Split& split) const {
+    const TrainConfig& c = s_.config;
+    SampleSettings settings;
+    if (c.sample_prompts.empty()) {
+      for (size_t i = 0; i < std::min<size_t>(2, split.train.size()); ++i) {
+        settings.prompts.push_back(data.samples()[static_cast<size_t>(split.train[i])].caption);
+      }
+    } else {
+      std::ifstream in(c.sample_prompts);
+      SV_CHECK_AS(InputError, in.good(), "{}: cannot read the sample prompts", c.sample_prompts.string());
+      for (std::string line; std::getline(in, line);) {
+        if (line.find_first_not_of(" \t\r") != std::string::npos) settings.prompts.push_back(line);
+      }
+      SV_CHECK_AS(InputError, !settings.prompts.empty(), "{}: no sample prompts", c.sample_prompts.string());
+    }
+    settings.latent_shape = data.samples()[static_cast<size_t>(split.train.front())].latent_shape;
+    settings.sampling.steps = c.sample_steps;
+    settings.sampling.cfg_scale = static_cast<float>(c.sample_cfg_scale);
+    settings.sampling.time_shift = static_cast<float>(c.sample_time_shift);
+    settings.seed = c.seed;
+    return settings;
+  }
+
+  // A sample that cannot be made (e.g. NaN frames from a diverging run) is
+  // reported, not fatal: training goes on.
+  void write_samples() {
+    const fs::path dir = run_dir_ / "samples" / fmt::format("step-{}", s_.progress.step);
+    try {
+      samples_->write(*s_.model, dir);
+    } catch (const InputError& e) {
+      log_warn("samples at step {}: {}", s_.progress.step, e.what());
+    }
+  }
+
   RunState& s_;
   fs::path run_dir_;
   StepRunner runner_;
@@ -410,6 +451,7 @@ class TrainingLoop {
   int64_t first_step_;
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
   std::optional<double> val_loss_start_;
+  std::unique_ptr<SampleVideos> samples_;
 };
 
 }  // namespace

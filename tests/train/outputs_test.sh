@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a training run leaves and how it continues: metrics.jsonl fields,
-# TensorBoard events decoded independently (tests/train/read_tfevents.py:
+# sample videos, TensorBoard events decoded independently (tests/train/read_tfevents.py:
 # framing CRCs, protobuf by hand) and equal to the metrics, loss.svg, the
 # resolved config; rerunning a finished run changes nothing; a change to the
 # computation is refused naming the field; longer runs continue; SIGUSR1 ->
@@ -18,7 +18,11 @@ RUN=$WORK/run
 tree_sums() { (cd "$1" && find . -type f ! -name train.lock -print0 | sort -z | xargs -0 sha256sum); }
 
 note "a 6-step run"
-"$SV" train "${ARGS[@]}" "${EVERY[@]}" --steps 6 --out "$RUN" > "$WORK/train.log" 2>&1 || { cat "$WORK/train.log"; fail "train"; }
+"$SV" train "${ARGS[@]}" "${EVERY[@]}" --steps 6 --sample-every 6 --sample-steps 2 --out "$RUN" > "$WORK/train.log" 2>&1 \
+  || { cat "$WORK/train.log"; fail "train"; }
+expect_video "$RUN/samples/step-6/sample-0.mp4" 17
+expect_video "$RUN/samples/step-6/sample-1.mp4" 17
+jq -e '.samples | length == 2' "$RUN/samples/step-6/samples.json" > /dev/null || fail "samples.json"
 grep -q "step 6/6 .*ETA" "$WORK/train.log" || fail "no progress line with an ETA"
 [[ $(wc -l < "$RUN/metrics.jsonl") == 6 ]] || fail "metrics.jsonl has $(wc -l < "$RUN/metrics.jsonl") lines"
 # (jq -s: with -e, jq 1.6 judges only the last input's output.)
