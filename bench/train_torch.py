@@ -257,7 +257,7 @@ class Dit(nn.Module):
     def forward(self, video, t, caption, mask, clip=None):
         """mask: [B, clip tokens + text tokens] over [clip | llm]; only its row sums are used."""
         b, frames, c, height, width = video.shape
-        # Patch embedding (p = 1): token f*H*W + i*W + j holds the 64 channels.
+        # Patch embedding (p = 1): token f*H*W + i*W + j holds that position's channels.
         x = self.patch_embed(video.permute(0, 1, 3, 4, 2).reshape(b, frames * height * width, c))
 
         # AdaLN-single: the embedded timestep and the six tables per sample.

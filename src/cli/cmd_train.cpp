@@ -49,6 +49,8 @@ int cmd_train(const Args& args, const Context& context) {
       "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (decay to --lr-floor)")(
       "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(
       "warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up from lr/N")(
+      "decay-start", po::value(&c.decay_start)->default_value(0),
+      "step where the decay begins (before it: --lr); 0: after the warm-up")(
       "decay-steps", po::value(&c.decay_steps)->default_value(0), "step where the decay ends; 0: --steps")(
       "beta1", po::value(&c.adamw.beta1)->default_value(c.adamw.beta1), "AdamW beta1")(
       "beta2", po::value(&c.adamw.beta2)->default_value(c.adamw.beta2), "AdamW beta2")(

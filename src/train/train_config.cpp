@@ -37,8 +37,10 @@ TimeSampling parse_time_sampling(const std::string& text) {
 double TrainConfig::learning_rate(int64_t step) const {
   if (warmup_steps > 0 && step < warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   if (lr_schedule == LrSchedule::Constant) return lr;
-  const double span = static_cast<double>(std::max<int64_t>(decay_steps - warmup_steps, 1));
-  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+  const int64_t begin = std::max(decay_start, warmup_steps);
+  if (step < begin) return lr;
+  const double span = static_cast<double>(std::max<int64_t>(decay_steps - begin, 1));
+  const double progress = std::min(1.0, static_cast<double>(step - begin) / span);
   const double shape = lr_schedule == LrSchedule::Cosine ? 0.5 * (1.0 + std::cos(std::numbers::pi * progress))
                                                          : 1.0 - progress;
   return lr_floor + (lr - lr_floor) * shape;
@@ -53,7 +55,8 @@ void TrainConfig::validate() const {
   require(validation_samples >= 0, "--validation-samples must be >= 0");
   require(std::isfinite(lr) && lr > 0, "--lr must be a finite number above 0");
   require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
-  require(warmup_steps >= 0 && decay_steps >= 0, "--warmup-steps and --decay-steps must be >= 0");
+  require(warmup_steps >= 0 && decay_start >= 0 && decay_steps >= 0,
+          "--warmup-steps, --decay-start and --decay-steps must be >= 0");
   require(adamw.beta1 >= 0 && adamw.beta1 < 1 && adamw.beta2 >= 0 && adamw.beta2 < 1,
           "--beta1 and --beta2 must be in [0, 1)");
   require(adamw.eps > 0, "--adam-eps must be above 0");
@@ -86,6 +89,7 @@ json computation_fields(const TrainConfig& c) {
               {"lr-floor", c.lr_floor},
               {"lr-schedule", lr_schedule_name(c.lr_schedule)},
               {"warmup-steps", c.warmup_steps},
+              {"decay-start", c.decay_start},
               {"decay-steps", c.decay_steps},
               {"beta1", c.adamw.beta1},
               {"beta2", c.adamw.beta2},
@@ -132,6 +136,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.lr_floor = json_require<double>(j, "lr-floor", file);
   c.lr_schedule = parse_lr_schedule(json_require<std::string>(j, "lr-schedule", file));
   c.warmup_steps = json_require<int64_t>(j, "warmup-steps", file);
+  c.decay_start = json_require<int64_t>(j, "decay-start", file);
   c.decay_steps = json_require<int64_t>(j, "decay-steps", file);
   c.adamw.beta1 = json_require<float>(j, "beta1", file);
   c.adamw.beta2 = json_require<float>(j, "beta2", file);

@@ -27,7 +27,9 @@ struct TrainConfig {
   // Optimisation.
   double lr = 1e-4, lr_floor = 0.0;
   LrSchedule lr_schedule = LrSchedule::Constant;
-  int64_t warmup_steps = 0, decay_steps = 0;  // decay over [warmup, decay_steps); 0: the first start's --steps
+  // Decay over [decay_start, decay_steps): decay_start 0 means right after
+  // the warm-up; decay_steps 0 means the first start's --steps.
+  int64_t warmup_steps = 0, decay_start = 0, decay_steps = 0;
   AdamWSettings adamw;
   TimeSampler time;
   double text_dropout = 0.1;
