@@ -15,7 +15,8 @@ endfunction()
 stepvideo_train_test(encode_dataset 180)  # about 6 s
 stepvideo_train_test(bad_input 180)       # about 4 s
 stepvideo_train_test(outputs 300)         # about 15 s
-stepvideo_train_test(kill_resume 600)     # about 35 s
+stepvideo_train_test(kill_resume 600)     # about 45 s
+stepvideo_train_test(learns 900)          # about 4 min (1500 steps on one thread)
 
 if(DEFINED MPIRUN)
   string(REPLACE ";" " " _launcher "${MPIRUN};2;${MPIRUN_FLAGS}")
