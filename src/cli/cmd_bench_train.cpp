@@ -17,6 +17,7 @@
 #include "cli/options.h"
 #include "core/elapsed.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/random.h"
 #include "layers/weight_loader.h"
 #include "ops/linear.h"
@@ -100,6 +101,7 @@ int bench_train(const Args& args) {
   log_info("bench train: {} layers, {} heads (dim {}), batch {}, {} video + {} text tokens, {:.1f} GFLOP per step "
            "(3x forward), activation checkpointing {}, {} threads",
            layers, heads, config.inner_dim(), batch, tokens, text, flops / 1e9, checkpointing, omp_get_max_threads());
+  const LargeBlockReuse reuse;  // as `train` runs
   Gradients grads;
   std::vector<double> times;
   for (int64_t r = 0; r <= reps; ++r) {

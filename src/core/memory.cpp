@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
 
 namespace sv {
@@ -42,16 +44,65 @@ void* map_huge(size_t bytes) {
   return p;
 }
 
+// Freed large mappings kept for reuse while a LargeBlockReuse lives, by length.
+struct ReusePool {
+  std::mutex mutex;
+  int scopes = 0;
+  std::multimap<size_t, void*> kept;
+};
+
+ReusePool& reuse_pool() {
+  static ReusePool pool;
+  return pool;
+}
+
+void* take_kept(size_t length) {
+  ReusePool& pool = reuse_pool();
+  std::lock_guard lock(pool.mutex);
+  const auto it = pool.kept.find(length);
+  if (it == pool.kept.end()) return nullptr;
+  void* p = it->second;
+  pool.kept.erase(it);
+  return p;
+}
+
+void release_large(void* p, size_t length) {
+  ReusePool& pool = reuse_pool();
+  {
+    std::lock_guard lock(pool.mutex);
+    if (pool.scopes > 0) {
+      pool.kept.emplace(length, p);
+      return;
+    }
+  }
+  munmap(p, length);
+}
+
 }  // namespace
+
+LargeBlockReuse::LargeBlockReuse() {
+  ReusePool& pool = reuse_pool();
+  std::lock_guard lock(pool.mutex);
+  ++pool.scopes;
+}
+
+LargeBlockReuse::~LargeBlockReuse() {
+  ReusePool& pool = reuse_pool();
+  std::lock_guard lock(pool.mutex);
+  if (--pool.scopes > 0) return;
+  for (const auto& [length, p] : pool.kept) munmap(p, length);
+  pool.kept.clear();
+}
 
 std::shared_ptr<void> allocate_host(size_t bytes) {
   if (bytes == 0) return nullptr;
   if (kOwnMappings && bytes >= kHugeBlockBytes) {
     const size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = map_huge(bytes);
+    void* p = take_kept(length);
+    if (p == nullptr) p = map_huge(bytes);
     live_bytes += length;
     return std::shared_ptr<void>(p, [length](void* q) {
-      munmap(q, length);
+      release_large(q, length);
       live_bytes -= length;
     });
   }

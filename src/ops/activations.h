@@ -11,8 +11,8 @@ void gelu_tanh_(Tensor& x);
 void silu_(Tensor& x);
 
 // Backwards, from the forward's input x and the output gradient dy: dx.
-// The derivative of the exact tanh form (the forward's fast tanh agrees with
-// it to float rounding).
+// The derivative of the exact tanh form, evaluated with the same vectorised
+// fast_tanh/fast_exp as the forwards (within float rounding of libm's).
 Tensor gelu_tanh_backward(const Tensor& x, const Tensor& dy);
 Tensor silu_backward(const Tensor& x, const Tensor& dy);
 

@@ -50,14 +50,14 @@ Tensor gelu_tanh_backward(const Tensor& x, const Tensor& dy) {
   return pointwise_backward(x, dy, "gelu_tanh_backward", [](float v) {
     constexpr float kSqrt2OverPi = 0.7978845608028654f;
     constexpr float kCoeff = 0.044715f;
-    const float t = std::tanh(kSqrt2OverPi * (v + kCoeff * v * v * v));
+    const float t = fast_tanh(kSqrt2OverPi * (v + kCoeff * v * v * v));
     return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * kCoeff * v * v);
   });
 }
 
 Tensor silu_backward(const Tensor& x, const Tensor& dy) {
   return pointwise_backward(x, dy, "silu_backward", [](float v) {
-    const float s = 1.0f / (1.0f + std::exp(-v));
+    const float s = 1.0f / (1.0f + fast_exp(-v));
     return s * (1.0f + v * (1.0f - s));
   });
 }

@@ -105,11 +105,14 @@ void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int6
     for (int64_t r = 0; r < rows; ++r) {
       const float* s = w.p.data() + r * kn;
       const auto ur = static_cast<size_t>(r);
-      double m = row_max[ur];
-      for (int64_t j = 0; j < kn; ++j) m = std::max(m, static_cast<double>(s[j]));
-      double sum = 0.0;
-      for (int64_t j = 0; j < kn; ++j) sum += std::exp(static_cast<double>(s[j]) - m);
-      row_sum[ur] = row_sum[ur] * std::exp(row_max[ur] - m) + sum;
+      float block_max = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < kn; ++j) block_max = std::max(block_max, s[j]);
+      const double m = std::max(row_max[ur], static_cast<double>(block_max));
+      // fast_exp (vectorised, ~1 ulp) on float differences; the sum in double.
+      const auto mf = static_cast<float>(m);
+      float sum = 0.0f;
+      for (int64_t j = 0; j < kn; ++j) sum += fast_exp(s[j] - mf);
+      row_sum[ur] = row_sum[ur] * std::exp(row_max[ur] - m) + static_cast<double>(sum);
       row_max[ur] = m;
     }
   }
@@ -127,7 +130,8 @@ void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int6
     float* ds = w.dp.data();
     cpu::sgemm(false, true, rows, kn, d, scale, t.q, ld, t.k + k0 * ld, ld, 0.0f, p, kn);
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t j = 0; j < kn; ++j) p[r * kn + j] = std::exp(p[r * kn + j] - w.lse[static_cast<size_t>(r)]);
+      const float lse = w.lse[static_cast<size_t>(r)];
+      for (int64_t j = 0; j < kn; ++j) p[r * kn + j] = fast_exp(p[r * kn + j] - lse);
     }
     cpu::sgemm(true, false, kn, d, rows, 1.0f, p, kn, t.dout, ld, 1.0f, t.dv + k0 * ld, ld);  // dV += P^T dO
     cpu::sgemm(false, true, rows, kn, d, 1.0f, t.dout, ld, t.v + k0 * ld, ld, 0.0f, ds, kn);  // dP = dO V^T

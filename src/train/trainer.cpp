@@ -13,6 +13,7 @@
 #include "core/elapsed.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/sha256.h"
 #include "core/stop_signal.h"
 #include "io/durable_file.h"
@@ -479,6 +480,7 @@ TrainOutcome train(const TrainerOptions& options) {
   io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
   log_info("training {} samples ({} held out) for steps {}..{}, batch {} (micro-batch {})", split.train.size(),
            split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size, s.config.micro_batch());
+  const LargeBlockReuse reuse;  // every step allocates the same activations
   return TrainingLoop(s, data, split, run_dir).run();
 }
 
