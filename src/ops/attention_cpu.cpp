@@ -19,9 +19,10 @@ constexpr int64_t kKeyBlock = 512;
 
 // One (batch, head, query block): O = softmax(Q K^T * scale) V over keys [0, kv_len).
 // Row strides of q/k/v/out are heads * d (tokens interleave heads).
+// lse (when not null) receives each row's log-sum-exp of the scaled scores.
 void attend_block(const float* q, const float* k, const float* v, float* out, int64_t rows,
                   int64_t kv_len, int64_t d, int64_t ld, float scale, float* scores,
-                  float* acc, float* row_max, float* row_sum) {
+                  float* acc, float* row_max, float* row_sum, float* lse) {
   std::fill_n(row_max, rows, -std::numeric_limits<float>::infinity());
   std::fill_n(row_sum, rows, 0.0f);
   std::fill_n(acc, rows * d, 0.0f);
@@ -50,6 +51,7 @@ void attend_block(const float* q, const float* k, const float* v, float* out, in
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = 1.0f / row_sum[r];
     for (int64_t c = 0; c < d; ++c) out[r * ld + c] = acc[r * d + c] * inv;
+    if (lse) lse[r] = row_max[r] + std::log(row_sum[r]);
   }
 }
 
@@ -94,12 +96,14 @@ struct BackwardScratch {
 };
 
 // The backward of one (batch, head, query block) of `rows` queries.
+// saved_lse: the forward's log-sum-exp of these rows, or null (then pass 1
+// recomputes it from the scores).
 void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int64_t d, int64_t ld, float scale,
-                           BackwardScratch& w) {
+                           const float* saved_lse, BackwardScratch& w) {
   // Pass 1: each row's log-sum-exp over its keys, and delta = rowsum(dO * O).
   std::vector<double> row_max(static_cast<size_t>(rows), -std::numeric_limits<double>::infinity());
   std::vector<double> row_sum(static_cast<size_t>(rows), 0.0);
-  for (int64_t k0 = 0; k0 < kv_len; k0 += kKeyBlock) {
+  for (int64_t k0 = 0; !saved_lse && k0 < kv_len; k0 += kKeyBlock) {
     const int64_t kn = std::min(kKeyBlock, kv_len - k0);
     cpu::sgemm(false, true, rows, kn, d, scale, t.q, ld, t.k + k0 * ld, ld, 0.0f, w.p.data(), kn);
     for (int64_t r = 0; r < rows; ++r) {
@@ -118,7 +122,7 @@ void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int6
   }
   for (int64_t r = 0; r < rows; ++r) {
     const auto ur = static_cast<size_t>(r);
-    w.lse[ur] = static_cast<float>(row_max[ur] + std::log(row_sum[ur]));
+    w.lse[ur] = saved_lse ? saved_lse[r] : static_cast<float>(row_max[ur] + std::log(row_sum[ur]));
     double delta = 0.0;
     for (int64_t c = 0; c < d; ++c) delta += static_cast<double>(t.dout[r * ld + c]) * t.out[r * ld + c];
     w.delta[ur] = static_cast<float>(delta);
@@ -147,11 +151,13 @@ void attend_block_backward(const HeadRows& t, int64_t rows, int64_t kv_len, int6
 }  // namespace
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                 std::span<const int64_t> kv_lens, float scale) {
+                 std::span<const int64_t> kv_lens, float scale, Tensor* lse) {
   check_attention_inputs(q, k, v, kv_lens, "attention");
   const int64_t batch = q.dim(0), sq = q.dim(1), heads = q.dim(2), d = q.dim(3);
   const int64_t sk = k.dim(1);
   Tensor out = Tensor::empty(q.shape(), DType::F32);
+  if (lse) *lse = Tensor::empty(Shape{batch, heads, sq}, DType::F32);
+  float* lp = lse ? lse->data<float>() : nullptr;
   const int64_t ld = heads * d;
   const int64_t qblocks = (sq + kQueryBlock - 1) / kQueryBlock;
   const float* qp = q.data<float>();
@@ -173,7 +179,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
           const int64_t q_off = ((b * sq + r0) * heads + h) * d;
           const int64_t kv_off = (b * sk * heads + h) * d;
           attend_block(qp + q_off, kp + kv_off, vp + kv_off, op + q_off, rows, kv_len, d, ld,
-                       scale, scores.data(), acc.data(), row_max.data(), row_sum.data());
+                       scale, scores.data(), acc.data(), row_max.data(), row_sum.data(),
+                       lp ? lp + (b * heads + h) * sq + r0 : nullptr);
         }
       }
     }
@@ -182,7 +189,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
 }
 
 AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                                  const Tensor& dout, std::span<const int64_t> kv_lens, float scale) {
+                                  const Tensor& dout, std::span<const int64_t> kv_lens, float scale,
+                                  const Tensor* lse) {
   check_attention_inputs(q, k, v, kv_lens, "attention_backward");
   require_f32_contiguous(out, "attention_backward", "output");
   require_f32_contiguous(dout, "attention_backward", "output gradient");
@@ -190,6 +198,11 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
            "attention_backward: output {} and its gradient {} must be shaped as q {}", out.describe(),
            dout.describe(), q.describe());
   const int64_t batch = q.dim(0), sq = q.dim(1), heads = q.dim(2), d = q.dim(3), sk = k.dim(1);
+  if (lse) {
+    require_f32_contiguous(*lse, "attention_backward", "log-sum-exp");
+    SV_CHECK(lse->shape() == Shape({batch, heads, sq}), "attention_backward: log-sum-exp {} must be [{}, {}, {}]",
+             lse->describe(), batch, heads, sq);
+  }
   AttentionGrads g{Tensor::zeros(q.shape(), DType::F32), Tensor::zeros(k.shape(), DType::F32),
                    Tensor::zeros(v.shape(), DType::F32)};
   const int64_t ld = heads * d;
@@ -207,7 +220,8 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
           const HeadRows rows{q.data<float>() + q_off,       k.data<float>() + kv_off,   v.data<float>() + kv_off,
                               out.data<float>() + q_off,     dout.data<float>() + q_off, g.dq.data<float>() + q_off,
                               g.dk.data<float>() + kv_off,   g.dv.data<float>() + kv_off};
-          attend_block_backward(rows, std::min(kQueryBlock, sq - r0), kv_len, d, ld, scale, scratch);
+          const float* saved = lse ? lse->data<float>() + (b * heads + h) * sq + r0 : nullptr;
+          attend_block_backward(rows, std::min(kQueryBlock, sq - r0), kv_len, d, ld, scale, saved, scratch);
         }
       }
     }

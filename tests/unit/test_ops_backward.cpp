@@ -391,13 +391,18 @@ TEST(OpsBackward, AttentionWithAPrefixMask) {
   const Tensor k = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 121);
   const Tensor v = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 122);
   const Tensor dout = random_tensor(q.shape(), 123);
-  const Tensor out = ops::attention(q, k, v, a.lens, scale);
-  const ops::AttentionGrads g = ops::attention_backward(q, k, v, out, dout, a.lens, scale);
+  // Both ways of getting the rows' log-sum-exp: recomputed, or saved by the forward.
+  Tensor lse;
+  const Tensor out = ops::attention(q, k, v, a.lens, scale, &lse);
+  const ops::AttentionGrads recomputed = ops::attention_backward(q, k, v, out, dout, a.lens, scale);
+  const ops::AttentionGrads g = ops::attention_backward(q, k, v, out, dout, a.lens, scale, &lse);
   const Reference f = [&](const std::vector<Values>& in) { return attention_ref(a, in[0], in[1], in[2], scale); };
   const std::vector<Values> inputs{to_double(q), to_double(k), to_double(v)};
-  EXPECT_LT(rel_l2(g.dq, numeric_grad(f, inputs, 0, to_double(dout))), kTolerance);
-  EXPECT_LT(rel_l2(g.dk, numeric_grad(f, inputs, 1, to_double(dout))), kTolerance);
-  EXPECT_LT(rel_l2(g.dv, numeric_grad(f, inputs, 2, to_double(dout))), kTolerance);
+  for (const ops::AttentionGrads* each : {&recomputed, &g}) {
+    EXPECT_LT(rel_l2(each->dq, numeric_grad(f, inputs, 0, to_double(dout))), kTolerance);
+    EXPECT_LT(rel_l2(each->dk, numeric_grad(f, inputs, 1, to_double(dout))), kTolerance);
+    EXPECT_LT(rel_l2(each->dv, numeric_grad(f, inputs, 2, to_double(dout))), kTolerance);
+  }
   // Masked keys of row 1 (from 3 on) get no gradient.
   for (int64_t j = 3; j < a.sk; ++j) {
     EXPECT_EQ(rel_l2(g.dk.select(0, 1).select(0, j), Values(static_cast<size_t>(a.heads * a.d), 0.0)), 0.0);
@@ -416,8 +421,9 @@ TEST(OpsBackward, AttentionAcrossSeveralQueryAndKeyBlocks) {
   const Tensor k = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 131);
   const Tensor v = random_tensor(Shape{a.batch, a.sk, a.heads, a.d}, 132);
   const Tensor dout = random_tensor(q.shape(), 133);
-  const ops::AttentionGrads g =
-      ops::attention_backward(q, k, v, ops::attention(q, k, v, a.lens, scale), dout, a.lens, scale);
+  Tensor lse;
+  const Tensor out = ops::attention(q, k, v, a.lens, scale, &lse);
+  const ops::AttentionGrads g = ops::attention_backward(q, k, v, out, dout, a.lens, scale, &lse);
   const Values qd = to_double(q), kd = to_double(k), vd = to_double(v), gd = to_double(dout);
   Values dq(qd.size(), 0.0), dk(kd.size(), 0.0), dv(vd.size(), 0.0);
   const auto at_q = [&](int64_t i, int64_t h, int64_t c) { return static_cast<size_t>((i * a.heads + h) * a.d + c); };

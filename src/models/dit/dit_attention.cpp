@@ -72,7 +72,7 @@ Tensor DitSelfAttention::forward(const Tensor& x, const ops::RopeGrid& grid, con
   saved.q = qkv[0];
   saved.k = qkv[1];
   saved.v = qkv[2];
-  saved.out = ops::attention(saved.q, saved.k, saved.v, {}, attention_scale(head_dim_));
+  saved.out = ops::attention(saved.q, saved.k, saved.v, {}, attention_scale(head_dim_), &saved.lse);
   return wo_.forward(merge_heads(ulysses_heads_to_tokens(saved.out, split, sp)), saved.wo);
 }
 
@@ -83,7 +83,7 @@ Tensor DitSelfAttention::backward(const Tensor& dy, const ops::RopeGrid& grid, c
   const Tensor dout = ulysses_tokens_to_heads(split_last(wo_.backward(dy, saved.wo, grads), heads_, head_dim_),
                                               split, sp);
   ops::AttentionGrads g = ops::attention_backward(saved.q, saved.k, saved.v, saved.out, dout, {},
-                                                  attention_scale(head_dim_));
+                                                  attention_scale(head_dim_), &saved.lse);
   Tensor dq = ulysses_heads_to_tokens(g.dq, split, sp);
   Tensor dk = ulysses_heads_to_tokens(g.dk, split, sp);
   const Tensor dv = ulysses_heads_to_tokens(g.dv, split, sp);
@@ -125,7 +125,7 @@ Tensor DitCrossAttention::forward(const Tensor& x, const Tensor& text, std::span
   saved.q = q;
   saved.k = kv[0];
   saved.v = kv[1];
-  saved.out = ops::attention(saved.q, saved.k, saved.v, kv_lens, attention_scale(head_dim_));
+  saved.out = ops::attention(saved.q, saved.k, saved.v, kv_lens, attention_scale(head_dim_), &saved.lse);
   return wo_.forward(merge_heads(saved.out), saved.wo);
 }
 
@@ -134,7 +134,7 @@ DitCrossAttention::InputGradients DitCrossAttention::backward(const Tensor& dy,
                                                               const Saved& saved, Gradients& grads) const {
   const Tensor dout = split_last(wo_.backward(dy, saved.wo, grads), heads_, head_dim_);
   const ops::AttentionGrads g = ops::attention_backward(saved.q, saved.k, saved.v, saved.out, dout, kv_lens,
-                                                        attention_scale(head_dim_));
+                                                        attention_scale(head_dim_), &saved.lse);
   const Tensor dq = q_norm_.backward(g.dq, saved.q_norm, grads);
   const Tensor dkv = ops::split_heads_backward({k_norm_.backward(g.dk, saved.k_norm, grads), g.dv});
   InputGradients result;

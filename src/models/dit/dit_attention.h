@@ -29,6 +29,7 @@ class DitSelfAttention {
     ColumnParallelLinear::Saved wqkv;
     RMSNorm::Saved q_norm, k_norm;
     Tensor q, k, v, out;  // attention's inputs and output, heads layout
+    Tensor lse;           // attention's log-sum-exp per row
     RowParallelLinear::Saved wo;
   };
   Tensor forward(const Tensor& x, const ops::RopeGrid& grid, const TokenSplit& split, Saved& saved) const;
@@ -54,7 +55,7 @@ class DitCrossAttention {
   struct Saved {
     ColumnParallelLinear::Saved wq, wkv;
     RMSNorm::Saved q_norm, k_norm;
-    Tensor q, k, v, out;
+    Tensor q, k, v, out, lse;
     RowParallelLinear::Saved wo;
   };
   struct InputGradients {
