@@ -36,4 +36,8 @@ Tensor Linear::backward(const Tensor& dy, const Saved& saved, Gradients& grads) 
   return ops::linear_backward(saved.x, weight_->value, dy, &grads.of(*weight_), bias_ ? &grads.of(*bias_) : nullptr);
 }
 
+void Linear::backward_parameters(const Tensor& dy, const Saved& saved, Gradients& grads) const {
+  ops::linear_parameter_gradients(saved.x, weight_->value, dy, &grads.of(*weight_), bias_ ? &grads.of(*bias_) : nullptr);
+}
+
 }  // namespace sv

@@ -21,6 +21,8 @@ class Linear {
   };
   Tensor forward(const Tensor& x, Saved& saved) const;
   Tensor backward(const Tensor& dy, const Saved& saved, Gradients& grads) const;
+  // The parameter gradients only, when the input needs none (a model input).
+  void backward_parameters(const Tensor& dy, const Saved& saved, Gradients& grads) const;
   const Tensor& weight() const { return weight_->value; }
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }

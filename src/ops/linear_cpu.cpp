@@ -44,7 +44,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return y;
 }
 
-Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor* dweight, Tensor* dbias) {
+namespace {
+
+// Rows of x and dy after checking they fit the weight.
+int64_t check_linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy) {
   require_f32_contiguous(x, "linear_backward", "input");
   require_f32_contiguous(weight, "linear_backward", "weight");
   require_f32_contiguous(dy, "linear_backward", "output gradient");
@@ -55,10 +58,15 @@ Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, 
   const int64_t rows = x.numel() / in;
   SV_CHECK(dy.dim(-1) == out && dy.numel() == rows * out, "linear_backward: gradient {} for input {} and weight {}",
            dy.describe(), x.describe(), weight.describe());
-  Tensor dx = Tensor::empty(x.shape(), DType::F32);
-  // dx[rows, in] = dy[rows, out] W[out, in]
-  cpu::sgemm(false, false, rows, in, out, 1.0f, dy.data<float>(), out, weight.data<float>(), in, 0.0f,
-             dx.data<float>(), in);
+  return rows;
+}
+
+}  // namespace
+
+void linear_parameter_gradients(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor* dweight,
+                                Tensor* dbias) {
+  const int64_t rows = check_linear_backward(x, weight, dy);
+  const int64_t in = weight.dim(1), out = weight.dim(0);
   if (dweight) {
     require_f32_contiguous(*dweight, "linear_backward", "weight gradient");
     SV_CHECK(dweight->shape() == weight.shape(), "linear_backward: weight gradient {} for weight {}",
@@ -79,6 +87,16 @@ Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, 
     float* db = dbias->data<float>();
     for (int64_t j = 0; j < out; ++j) db[j] += static_cast<float>(sum[static_cast<size_t>(j)]);
   }
+}
+
+Tensor linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor* dweight, Tensor* dbias) {
+  const int64_t rows = check_linear_backward(x, weight, dy);
+  const int64_t in = weight.dim(1), out = weight.dim(0);
+  Tensor dx = Tensor::empty(x.shape(), DType::F32);
+  // dx[rows, in] = dy[rows, out] W[out, in]
+  cpu::sgemm(false, false, rows, in, out, 1.0f, dy.data<float>(), out, weight.data<float>(), in, 0.0f,
+             dx.data<float>(), in);
+  linear_parameter_gradients(x, weight, dy, dweight, dbias);
   return dx;
 }
 

@@ -22,12 +22,6 @@ Tensor modulated(const Tensor& h, const Tensor& mod, Row shift, Row scale) {
   return out;
 }
 
-void add_into(Tensor& acc, const Tensor& x) {
-  const Tensor xc = x.contiguous();
-  float* a = acc.data<float>();
-  const float* p = xc.data<float>();
-  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += p[i];
-}
 
 }  // namespace
 
@@ -116,17 +110,17 @@ DitBlock::InputGradients DitBlock::backward(const Tensor& dy, std::span<const in
   const Tensor dact = ff_out_.backward(dmlp, saved.ff_out, grads);
   const Tensor dh2m = ff_in_.backward(ops::gelu_tanh_backward(saved.ff_pre, dact), saved.ff_in, grads);
   const Tensor dh2 = ops::modulate_backward(saved.h2, mod.select(1, kScaleMlp), dh2m, d_shift_mlp, d_scale_mlp);
-  add_into(dx, norm2_.backward(dh2, saved.norm2, grads));
+  ops::accumulate_(dx, norm2_.backward(dh2, saved.norm2, grads));
 
   // Cross-attention: x2 = x1 + attn2(x1, text).
   DitCrossAttention::InputGradients cross = attn2_.backward(dx, kv_lens, saved.attn2, grads);
-  add_into(dx, cross.dx);
+  ops::accumulate_(dx, cross.dx);
 
   // Self-attention: x1 = x + gate_msa * attn1(modulate(norm1(x))).
   const Tensor dattn = ops::gated_residual_backward(saved.attn_out, mod.select(1, kGateMsa), dx, &d_gate_msa);
   const Tensor dh1m = attn1_.backward(dattn, grid, split, saved.attn1, grads);
   const Tensor dh1 = ops::modulate_backward(saved.h1, mod.select(1, kScaleMsa), dh1m, d_shift_msa, d_scale_msa);
-  add_into(dx, norm1_.backward(dh1, saved.norm1, grads));
+  ops::accumulate_(dx, norm1_.backward(dh1, saved.norm1, grads));
 
   // mod = table + t6: the table's gradient is the sum over the batch.
   Tensor& dtable = grads.of(*scale_shift_table_);

@@ -22,12 +22,6 @@ Tensor activated(const Tensor& x, void (*activation)(Tensor&)) {
   return y;
 }
 
-void add_into(Tensor& acc, const Tensor& x) {
-  const Tensor xc = x.contiguous();
-  float* a = acc.data<float>();
-  const float* p = xc.data<float>();
-  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += p[i];
-}
 
 // This rank's range of tokens (axis 1) of a [B, S, ...] tensor.
 Tensor own_tokens(const Tensor& t, const TokenSplit& split, int rank) {
@@ -170,13 +164,13 @@ void DitTrainingPass::backward(const Tensor& dprediction, Gradients& grads) {
       s.blocks[i - first] = DitBlock::Saved{};  // free as we go
     }
     dx = std::move(g.dx);
-    add_into(dtext, g.dtext);
-    add_into(dt6, g.dt6);
+    ops::accumulate_(dtext, g.dtext);
+    ops::accumulate_(dt6, g.dt6);
   }
 
   // Patch embedding: a linear map of patches (the video itself needs no gradient).
   Tensor dweight = grads.of(*m.patch_weight_).reshape(m.patch_weight_matrix().shape());
-  ops::linear_backward(s.patches, m.patch_weight_matrix(), dx, &dweight, &grads.of(*m.patch_bias_));
+  ops::linear_parameter_gradients(s.patches, m.patch_weight_matrix(), dx, &dweight, &grads.of(*m.patch_bias_));
   conditioning_backward(dt6, d_embedded, dtext, grads);
   state_.reset();
 }
@@ -210,20 +204,20 @@ void DitTrainingPass::conditioning_backward(const Tensor& dt6, Tensor& d_embedde
   const DitModel& m = model_;
   State& s = *state_;
   // t6 = adaln(silu(embedded)); embedded = linear_2(silu(linear_1(t_proj))).
-  add_into(d_embedded, ops::silu_backward(s.embedded, m.adaln_linear_->backward(dt6, s.adaln, grads)));
+  ops::accumulate_(d_embedded, ops::silu_backward(s.embedded, m.adaln_linear_->backward(dt6, s.adaln, grads)));
   const Tensor dhidden = ops::silu_backward(s.time_hidden, m.time_linear_2_->backward(d_embedded, s.time2, grads));
-  m.time_linear_1_->backward(dhidden, s.time1, grads);
+  m.time_linear_1_->backward_parameters(dhidden, s.time1, grads);
 
   // text = [clip | caption] cut to the longest key length: the cut-off rows get no gradient.
   const int64_t batch = s.shape.batch, d = m.config_.inner_dim();
   Tensor dfull = Tensor::zeros(Shape{batch, s.clip_tokens + s.caption_tokens, d}, DType::F32);
   dfull.slice(1, 0, dtext.dim(1)).copy_from(dtext);
   if (s.clip_tokens > 0) {
-    m.clip_projection_->backward(dfull.slice(1, 0, s.clip_tokens).contiguous(), s.clip, grads);
+    m.clip_projection_->backward_parameters(dfull.slice(1, 0, s.clip_tokens).contiguous(), s.clip, grads);
   }
   const Tensor dcaption = dfull.slice(1, s.clip_tokens, dfull.dim(1)).contiguous();
   const Tensor dcaption_act = m.caption_linear_2_->backward(dcaption, s.caption2, grads);
-  m.caption_linear_1_->backward(ops::gelu_tanh_backward(s.caption_hidden, dcaption_act), s.caption1, grads);
+  m.caption_linear_1_->backward_parameters(ops::gelu_tanh_backward(s.caption_hidden, dcaption_act), s.caption1, grads);
 }
 
 }  // namespace sv
