@@ -4,8 +4,9 @@
 # framing CRCs, protobuf by hand) and equal to the metrics, loss.svg, the
 # resolved config; rerunning a finished run changes nothing; a change to the
 # computation is refused naming the field; longer runs continue; SIGUSR1 ->
-# checkpoint + exit 75; a truncated newest checkpoint is reported and the
-# previous one used; export (master and EMA) gives a model generate loads.
+# checkpoint + exit 75; a second run on a live run directory is refused; a
+# truncated newest checkpoint is reported and the previous one used; export
+# (master and EMA weights) gives a model directory that generate loads.
 set -euo pipefail
 SV=$1 MODEL=$2 WORK=$3
 HERE=$(dirname "$0")
@@ -83,6 +84,8 @@ note "SIGUSR1: checkpoint at a step boundary, exit 75, then continue"
 "$SV" train "${ARGS[@]}" --steps 200 --checkpoint-every 100 --out "$WORK/pre" > "$WORK/pre.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do [[ -s $WORK/pre/metrics.jsonl ]] && break; sleep 0.1; done
+run_rc rc "$SV" train "${ARGS[@]}" --steps 200 --out "$WORK/pre" 2> "$WORK/locked.err"
+[[ $rc == 3 ]] && grep -q "train.lock" "$WORK/locked.err" || fail "a second run on a live run directory: exit $rc"
 kill -USR1 "$pid"
 run_rc rc wait "$pid"
 [[ $rc == 75 ]] || { cat "$WORK/pre.log"; fail "SIGUSR1: exit $rc, expected 75"; }
