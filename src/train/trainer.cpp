@@ -216,7 +216,7 @@ class StepRunner {
     return sum / static_cast<double>(ids.size());
   }
 
-  const SampleInfo& info_of_step_sample(int64_t step) {
+  const SampleInfo& first_sample_of_step(int64_t step) {
     return data_.samples()[static_cast<size_t>(split_.train[static_cast<size_t>(plan_.batch(step).front())])];
   }
 
@@ -377,7 +377,7 @@ class TrainingLoop {
 
   // metrics.jsonl, TensorBoard and the progress line.
   void report(int64_t step, StepMetrics& m) {
-    m.gflops = step_flops(s_.model->config(), runner_.info_of_step_sample(step), s_.config.batch_size) / m.step_s / 1e9;
+    m.gflops = step_flops(s_.model->config(), runner_.first_sample_of_step(step), s_.config.batch_size) / m.step_s / 1e9;
     auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     json record{{"step", step},
                 {"loss", finite_or_null(m.loss)},
