@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
@@ -68,39 +70,57 @@ Tensor layer_norm_backward(const Tensor& x, const Tensor& weight, float eps, con
   const float* xp = x.data<float>();
   const float* gp = dy.data<float>();
   float* dxp = dx.data<float>();
-  std::vector<double> dw_sum(dw ? static_cast<size_t>(d) : 0, 0.0), db_sum(db ? static_cast<size_t>(d) : 0, 0.0);
-  std::vector<double> x_hat(static_cast<size_t>(d)), g(static_cast<size_t>(d));
+  // Rows in parallel; each thread sums its rows' weight and bias gradients in
+  // double, and the partial sums are added in thread order (deterministic for
+  // a given thread count).
+  const int parts = rows * d > (1 << 14) ? omp_get_max_threads() : 1;
+  const auto ud = static_cast<size_t>(d);
+  std::vector<double> dw_part(dw ? static_cast<size_t>(parts) * ud : 0, 0.0);
+  std::vector<double> db_part(db ? static_cast<size_t>(parts) * ud : 0, 0.0);
   // With x_hat = (x - mean) r and g = dy * w:
   // dx = r (g - mean(g) - x_hat mean(g x_hat)).
-  for (int64_t row = 0; row < rows; ++row) {
-    const float* xr = xp + row * d;
-    const float* gr = gp + row * d;
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; ++i) sum += xr[i];
-    const double mean = sum / static_cast<double>(d);
-    double sq = 0.0;
-    for (int64_t i = 0; i < d; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
-    const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
-    double g_mean = 0.0, gx_mean = 0.0;
-    for (int64_t i = 0; i < d; ++i) {
-      const auto k = static_cast<size_t>(i);
-      x_hat[k] = (xr[i] - mean) * r;
-      g[k] = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
-      g_mean += g[k];
-      gx_mean += g[k] * x_hat[k];
-      if (dw) dw_sum[k] += gr[i] * x_hat[k];
-      if (db) db_sum[k] += gr[i];
-    }
-    g_mean /= static_cast<double>(d);
-    gx_mean /= static_cast<double>(d);
-    for (int64_t i = 0; i < d; ++i) {
-      const auto k = static_cast<size_t>(i);
-      dxp[row * d + i] = static_cast<float>(r * (g[k] - g_mean - x_hat[k] * gx_mean));
+#pragma omp parallel num_threads(parts)
+  {
+    const auto t = static_cast<size_t>(omp_get_thread_num());
+    double* dw_sum = dw ? dw_part.data() + t * ud : nullptr;
+    double* db_sum = db ? db_part.data() + t * ud : nullptr;
+    std::vector<double> x_hat(ud), g(ud);
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* xr = xp + row * d;
+      const float* gr = gp + row * d;
+      double sum = 0.0;
+      for (int64_t i = 0; i < d; ++i) sum += xr[i];
+      const double mean = sum / static_cast<double>(d);
+      double sq = 0.0;
+      for (int64_t i = 0; i < d; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
+      const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
+      double g_mean = 0.0, gx_mean = 0.0;
+      for (int64_t i = 0; i < d; ++i) {
+        const auto k = static_cast<size_t>(i);
+        x_hat[k] = (xr[i] - mean) * r;
+        g[k] = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+        g_mean += g[k];
+        gx_mean += g[k] * x_hat[k];
+        if (dw_sum) dw_sum[k] += gr[i] * x_hat[k];
+        if (db_sum) db_sum[k] += gr[i];
+      }
+      g_mean /= static_cast<double>(d);
+      gx_mean /= static_cast<double>(d);
+      for (int64_t i = 0; i < d; ++i) {
+        const auto k = static_cast<size_t>(i);
+        dxp[row * d + i] = static_cast<float>(r * (g[k] - g_mean - x_hat[k] * gx_mean));
+      }
     }
   }
-  for (int64_t i = 0; i < d; ++i) {
-    if (dw) dw[i] += static_cast<float>(dw_sum[static_cast<size_t>(i)]);
-    if (db) db[i] += static_cast<float>(db_sum[static_cast<size_t>(i)]);
+  for (size_t i = 0; i < ud; ++i) {
+    double wsum = 0.0, bsum = 0.0;
+    for (size_t t = 0; t < static_cast<size_t>(parts); ++t) {
+      if (dw) wsum += dw_part[t * ud + i];
+      if (db) bsum += db_part[t * ud + i];
+    }
+    if (dw) dw[i] += static_cast<float>(wsum);
+    if (db) db[i] += static_cast<float>(bsum);
   }
   return dx;
 }

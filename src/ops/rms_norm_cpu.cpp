@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
@@ -48,26 +50,39 @@ Tensor rms_norm_backward(const Tensor& x, const Tensor& weight, float eps, const
   float* dxp = dx.data<float>();
   // x_hat = x r, r = (mean x^2 + eps)^-1/2; with g = dy * w:
   // dx = r (g - x_hat mean(g x_hat)). Row sums in double, as the forward.
-  std::vector<double> dw_sum(dw ? static_cast<size_t>(d) : 0, 0.0);
-  for (int64_t row = 0; row < rows; ++row) {
-    const float* xr = xp + row * d;
-    const float* gr = gp + row * d;
-    double sq = 0.0;
-    for (int64_t i = 0; i < d; ++i) sq += static_cast<double>(xr[i]) * xr[i];
-    const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
-    double dot = 0.0;
-    for (int64_t i = 0; i < d; ++i) {
-      const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
-      dot += g * xr[i] * r;
-      if (dw) dw_sum[static_cast<size_t>(i)] += static_cast<double>(gr[i]) * xr[i] * r;
-    }
-    const double mean = dot / static_cast<double>(d);
-    for (int64_t i = 0; i < d; ++i) {
-      const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
-      dxp[row * d + i] = static_cast<float>(r * (g - xr[i] * r * mean));
+  // Rows in parallel; the weight gradient's per-thread partial sums are added
+  // in thread order (deterministic for a given thread count).
+  const int parts = rows * d > (1 << 14) ? omp_get_max_threads() : 1;
+  const auto ud = static_cast<size_t>(d);
+  std::vector<double> dw_part(dw ? static_cast<size_t>(parts) * ud : 0, 0.0);
+#pragma omp parallel num_threads(parts)
+  {
+    double* dw_sum = dw ? dw_part.data() + static_cast<size_t>(omp_get_thread_num()) * ud : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* xr = xp + row * d;
+      const float* gr = gp + row * d;
+      double sq = 0.0;
+      for (int64_t i = 0; i < d; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+      const double r = 1.0 / std::sqrt(sq / static_cast<double>(d) + static_cast<double>(eps));
+      double dot = 0.0;
+      for (int64_t i = 0; i < d; ++i) {
+        const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+        dot += g * xr[i] * r;
+        if (dw_sum) dw_sum[i] += static_cast<double>(gr[i]) * xr[i] * r;
+      }
+      const double mean = dot / static_cast<double>(d);
+      for (int64_t i = 0; i < d; ++i) {
+        const double g = w ? static_cast<double>(gr[i]) * w[i] : gr[i];
+        dxp[row * d + i] = static_cast<float>(r * (g - xr[i] * r * mean));
+      }
     }
   }
-  for (int64_t i = 0; dw && i < d; ++i) dw[i] += static_cast<float>(dw_sum[static_cast<size_t>(i)]);
+  for (size_t i = 0; dw && i < ud; ++i) {
+    double sum = 0.0;
+    for (size_t t = 0; t < static_cast<size_t>(parts); ++t) sum += dw_part[t * ud + i];
+    dw[i] += static_cast<float>(sum);
+  }
   return dx;
 }
 
