@@ -18,6 +18,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_stats.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/options.h"
@@ -116,8 +117,7 @@ int bench_dit(const Args& args, const Context& context) {
     if (r > 0) times.push_back(s);
   }
   std::sort(times.begin(), times.end());
-  const double median = times.size() % 2 ? times[times.size() / 2]
-                                         : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+  const double median = median_of(times);
   // The slowest rank sets the pace; report its time and every rank's bytes.
   double median_max = median;
   int64_t bytes_max = bytes_per_forward;

@@ -22,6 +22,19 @@ struct Handle {
   }
 };
 
+// A file opened read-only and one of its datasets; InputError naming both
+// when either is missing.
+struct DatasetReader {
+  Handle file, set;
+  DatasetReader(const fs::path& path, const std::string& name)
+      : file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose},
+        set{file.id >= 0 ? H5Dopen2(file.id, name.c_str(), H5P_DEFAULT) : -1, H5Dclose} {
+    SV_CHECK_AS(InputError, fs::is_regular_file(path), "{}: no such file", path.string());
+    SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
+    SV_CHECK_AS(InputError, set.id >= 0, "{}: no dataset '{}'", path.string(), name);
+  }
+};
+
 // HDF5 prints an error stack by default; our exceptions say what failed.
 void silence_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
@@ -51,11 +64,8 @@ void write_string(hid_t file, const fs::path& path, const std::string& name, con
 
 std::string read_hdf5_string(const fs::path& path, const std::string& name) {
   silence_hdf5();
-  SV_CHECK_AS(InputError, fs::is_regular_file(path), "{}: no such file", path.string());
-  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-  SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
-  Handle set{H5Dopen2(file.id, name.c_str(), H5P_DEFAULT), H5Dclose};
-  SV_CHECK_AS(InputError, set.id >= 0, "{}: no dataset '{}'", path.string(), name);
+  const DatasetReader reader(path, name);
+  const Handle& set = reader.set;
   const Handle type{make_utf8_string_type(), H5Tclose};
   Handle space{H5Dget_space(set.id), H5Sclose};
   char* data = nullptr;
@@ -120,11 +130,8 @@ std::vector<std::string> hdf5_dataset_names(const fs::path& path) {
 
 Tensor read_hdf5(const fs::path& path, const std::string& name) {
   silence_hdf5();
-  SV_CHECK_AS(InputError, fs::is_regular_file(path), "{}: no such file", path.string());
-  Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-  SV_CHECK_AS(InputError, file.id >= 0, "{}: not a readable HDF5 file", path.string());
-  Handle set{H5Dopen2(file.id, name.c_str(), H5P_DEFAULT), H5Dclose};
-  SV_CHECK_AS(InputError, set.id >= 0, "{}: no dataset '{}'", path.string(), name);
+  const DatasetReader reader(path, name);
+  const Handle& set = reader.set;
   Handle space{H5Dget_space(set.id), H5Sclose};
   const int rank = H5Sget_simple_extent_ndims(space.id);
   SV_CHECK_AS(InputError, rank >= 0 && rank <= 8, "{}: dataset '{}' has rank {}", path.string(), name, rank);

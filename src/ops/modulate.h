@@ -11,9 +11,6 @@ namespace sv::ops {
 void modulate_(Tensor& x, const Tensor& shift, const Tensor& scale);
 // x[b, s, :] += gate[b, :] * y[b, s, :]; gate undefined means a plain residual.
 void gated_residual_(Tensor& x, const Tensor& y, const Tensor& gate);
-// acc += x elementwise (same number of elements; x any layout): how the
-// backwards sum the gradients a tensor receives from several uses.
-void accumulate_(Tensor& acc, const Tensor& x);
 
 // Backward of modulate_, from the forward's input x: returns dx = dy * (1 +
 // scale) and adds sum over s of dy to dshift and of dy * x to dscale ([B, D]

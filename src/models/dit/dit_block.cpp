@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "layers/gradients.h"
+#include "ops/accumulate.h"
 #include "ops/activations.h"
 #include "ops/modulate.h"
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ops/accumulate.h"
 #include "ops/activations.h"
 #include "ops/layer_norm.h"
 #include "ops/linear.h"
