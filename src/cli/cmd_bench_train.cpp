@@ -106,7 +106,7 @@ int bench_train(const Args& args) {
   for (int64_t r = 0; r <= reps; ++r) {
     grads.zero();
     const auto start = std::chrono::steady_clock::now();
-    train::dit_flow_matching_step(model, b, {checkpointing == "on"}, grads);
+    train::dit_flow_matching_step(model, b, {checkpointing == "on", {}}, grads);
     const double s = seconds_since(start);
     log_info("bench train: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
     if (r > 0) times.push_back(s);

@@ -55,7 +55,8 @@ int cmd_generate(const Args& args, const Context& context) {
       "fps", po::value(&fps)->default_value(fps), "frames per second of the video file")(
       "init-latents", po::value(&init_latents), "start from these latents (.safetensors or .h5) instead of noise")(
       "save-latents", po::value(&save_latents), "also write the denoised latents (.safetensors or .h5)")(
-      "layout", po::value(&layout_text)->default_value(""), "parallel layout under mpirun")(
+      "layout", po::value(&layout_text)->default_value(""),
+      "parallel layout under mpirun: tp=T,sp=S,pp=P,cfg=C[,dp=D]; dp, when given, must be world/(tp*sp*pp*cfg)")(
       "offload", po::bool_switch(),
       "low memory: keep the DiT's bf16 weights mapped (widened per layer) and release it before "
       "the VAE loads");
@@ -97,7 +98,7 @@ int cmd_generate(const Args& args, const Context& context) {
   const fs::path out_dir = out_path.has_parent_path() ? out_path.parent_path() : fs::path(".");
   const io::VideoCodec codec = as_usage_error([&] { return codec_for(out_path); });
   if (!save_latents.empty()) as_usage_error([&] { return io::tensor_file_format(save_latents); });
-  const Layout layout = as_usage_error([&] { return Layout::parse(layout_text); });
+  const Layout layout = parse_layout_option(layout_text, context.mpi.world_size());
   std::vector<fs::path> outputs{out_path, sidecar_path(out_path)};
   if (!save_latents.empty()) outputs.emplace_back(save_latents);
   const bool overwrite = vm["overwrite"].as<bool>();

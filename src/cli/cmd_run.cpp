@@ -112,7 +112,8 @@ int cmd_run(const Args& args, const Context& context) {
   opts.add_options()("model", po::value(&model)->required(), "model directory (release layout)")(
       "manifest", po::value(&manifest)->required(), "prompts: .jsonl (DESIGN.md fields) or text, one per line")(
       "out", po::value(&out)->required(), "output directory (created; resumed when it holds a journal)")(
-      "layout", po::value(&layout_text)->default_value(""), "tp=T,sp=S,pp=P,cfg=C per replica")(
+      "layout", po::value(&layout_text)->default_value(""),
+      "tp=T,sp=S,pp=P,cfg=C per replica [,dp=D: the replicas, must be world/(tp*sp*pp*cfg)]")(
       "batch-size", po::value(&batch_size)->default_value(batch_size), "items per batch (same size/steps/guidance)")(
       "preset", po::value(&preset_name)->default_value(preset_name), "sampling defaults: stepvideo-t2v or turbo")(
       "frames", po::value(&defaults.frames)->default_value(defaults.frames), "default frames per item")(
@@ -164,7 +165,7 @@ int cmd_run(const Args& args, const Context& context) {
   if (codec_name != "h264" && codec_name != "ffv1") throw po::error("--codec must be h264 or ffv1");
   const io::VideoCodec codec = codec_name == "ffv1" ? io::VideoCodec::FFV1 : io::VideoCodec::H264;
   const jobs::Shard shard = as_usage_error([&] { return jobs::Shard::parse(shard_text); });
-  const Layout layout = as_usage_error([&] { return Layout::parse(layout_text); });
+  const Layout layout = parse_layout_option(layout_text, context.mpi.world_size());
   if (vm["dry-run"].as<bool>()) return dry_run(manifest, defaults, shard, batch_size);
   check_model_directory(model);
 

@@ -9,6 +9,8 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "models/dit/dit_config.h"
+#include "models/model_directory.h"
 #include "parallel/mpi_groups.h"
 #include "train/trainer.h"
 
@@ -29,17 +31,20 @@ bool parse_on_off(const std::string& text, const char* option) {
 
 int cmd_train(const Args& args, const Context& context) {
   train::TrainConfig c;
-  std::string model, data, out, schedule = "constant", time_sampling = "uniform", checkpointing = "off";
+  std::string model, data, out, schedule = "constant", time_sampling = "uniform", checkpointing = "off", layout_text;
   po::options_description opts(
       "stepvideo train --model DIR --data DATA_DIR --out RUN_DIR [--config FILE.ini] [options]\n\n"
       "Trains the DiT of a release-layout model directory with the flow-matching objective on a\n"
       "dataset made by `stepvideo encode-dataset`. RUN_DIR gets checkpoints/step-N.h5, metrics.jsonl,\n"
       "tensorboard/, loss.svg and config.json. Running the same command again resumes from the\n"
       "newest complete checkpoint. Exit: 0 done, 75 stopped by SIGTERM/SIGUSR1 (checkpoint written).\n"
+      "Under mpirun/srun the ranks train data parallel: each takes its share of every global batch.\n"
       "Every option is also an INI key (without the dashes) for --config");
   opts.add_options()("model", po::value(&model)->required(), "base model directory (release layout)")(
       "data", po::value(&data)->required(), "dataset directory (stepvideo encode-dataset)")(
       "out", po::value(&out)->required(), "run directory (created; resumed when it holds checkpoints)")(
+      "layout", po::value(&layout_text)->default_value(""),
+      "parallel layout under mpirun: dp=D (D must be the number of ranks; the default)")(
       "steps", po::value(&c.steps)->default_value(c.steps), "optimizer steps in all")(
       "seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (order, noise, t, dropout)")(
       "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global samples per optimizer step")(
@@ -74,6 +79,9 @@ int cmd_train(const Args& args, const Context& context) {
       "samples held out of training for --validate-every")(
       "activation-checkpointing", po::value(&checkpointing)->default_value(checkpointing),
       "on: recompute each block in backward (less memory, identical gradients)")(
+      "grad-bucket-mb", po::value(&c.grad_bucket_mb)->default_value(c.grad_bucket_mb),
+      "data parallel: gradients are summed over the ranks in buckets of about this many MiB, each sent\n"
+      "as soon as the backward fills it")(
       "checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every), "steps between checkpoints")(
       "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "newest checkpoints kept")(
       "log-every", po::value(&c.log_every)->default_value(c.log_every), "steps between progress lines")(
@@ -91,9 +99,15 @@ int cmd_train(const Args& args, const Context& context) {
       "schedule shift of the samples");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
-  SV_CHECK_AS(NotSupported, context.mpi.world_size() == 1,
-              "train runs on one process for now ({} ranks started); multi-rank training is not built yet",
-              context.mpi.world_size());
+  const Layout layout = parse_layout_option(layout_text, context.mpi.world_size());
+  if (layout.cfg != 1) {
+    throw po::error("--layout: cfg has no meaning in training (it splits the two guidance branches of sampling); "
+                    "leave it out");
+  }
+  SV_CHECK_AS(NotSupported, layout.model_parallel_size() == 1,
+              "--layout {}: training runs data parallel only for now (tp, sp and pp training are not built yet); "
+              "use dp=N, or leave --layout out",
+              layout.str());
   c.lr_schedule = as_usage_error([&] { return train::parse_lr_schedule(schedule); });
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
   c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");
@@ -106,7 +120,14 @@ int cmd_train(const Args& args, const Context& context) {
     c.validate();
     return 0;
   });
-  train::TrainerOptions options{c, fs::path(out), !parsed.vm["steps"].defaulted()};
+  check_model_directory(c.model);
+  const DitConfig dit = DitConfig::from_file(c.model / "transformer" / "config.json");
+  train::TrainerOptions options{c, fs::path(out), !parsed.vm["steps"].defaulted(),
+                                make_parallel_groups(context.mpi, layout, dit.num_attention_heads, dit.num_layers)};
+  as_usage_error([&] {
+    train::check_batch_splits(c, options.groups.dp_size);
+    return 0;
+  });
   return train::train(options) == train::TrainOutcome::Preempted ? kExitPreempted : kExitOk;
 }
 

@@ -96,4 +96,12 @@ void add_vae_tiling_options(boost::program_options::options_description& opts,
       "latent positions shared by neighbouring tiles");
 }
 
+Layout parse_layout_option(const std::string& text, int world_size) {
+  return as_usage_error([&] {
+    const Layout layout = Layout::parse(text);
+    check_data_parallel(layout, world_size);
+    return layout;
+  });
+}
+
 }  // namespace sv::cli

@@ -12,6 +12,7 @@
 #include "core/error.h"
 
 #include "cli/commands.h"
+#include "parallel/layout.h"
 #include "models/vae/vae_spatial_tiles.h"
 #include "stages/generation_request.h"
 
@@ -46,6 +47,10 @@ auto as_usage_error(Parse&& parse) {
     throw boost::program_options::error(e.what());
   }
 }
+
+// --layout under this launch: parsed, and a given dp checked against the
+// world size (usage errors: exit 2).
+Layout parse_layout_option(const std::string& text, int world_size);
 
 // Refuses, before any work, output paths that already hold something, unless
 // --overwrite was given: an InputError naming the first one.

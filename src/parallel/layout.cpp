@@ -10,14 +10,14 @@ namespace sv {
 
 Layout Layout::parse(std::string_view text) {
   Layout l;
-  bool seen[4] = {false, false, false, false};
+  bool seen[5] = {false, false, false, false, false};
   while (!text.empty()) {
     const size_t comma = text.find(',');
     const std::string_view item = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     const size_t eq = item.find('=');
     SV_CHECK_AS(ConfigError, eq != std::string_view::npos,
-                "layout item '{}' should be key=value (keys: tp, sp, pp, cfg)", item);
+                "layout item '{}' should be key=value (keys: tp, sp, pp, cfg, dp)", item);
     const std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     int v = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
@@ -29,7 +29,8 @@ Layout Layout::parse(std::string_view text) {
     else if (key == "sp") slot = &l.sp, index = 1;
     else if (key == "pp") slot = &l.pp, index = 2;
     else if (key == "cfg") slot = &l.cfg, index = 3;
-    SV_CHECK_AS(ConfigError, slot, "unknown layout key '{}' (keys: tp, sp, pp, cfg)", key);
+    else if (key == "dp") slot = &l.dp, index = 4;
+    SV_CHECK_AS(ConfigError, slot, "unknown layout key '{}' (keys: tp, sp, pp, cfg, dp)", key);
     SV_CHECK_AS(ConfigError, !seen[index], "layout key '{}' given twice", key);
     seen[index] = true;
     *slot = v;
@@ -54,6 +55,16 @@ void validate_layout(const Layout& l, int world_size, int64_t heads, int64_t lay
 
 int data_parallel_size(const Layout& l, int world_size) {
   return world_size / l.model_parallel_size();
+}
+
+void check_data_parallel(const Layout& l, int world_size) {
+  if (l.dp == 0) return;
+  SV_CHECK_AS(ConfigError, static_cast<int64_t>(l.dp) * l.model_parallel_size() == world_size,
+              "layout {},dp={}: dp must be world / (tp*sp*pp*cfg) = {} / {} ranks{}", l.str(), l.dp, world_size,
+              l.model_parallel_size(),
+              world_size % l.model_parallel_size() == 0
+                  ? fmt::format(" = {} (or leave dp out)", world_size / l.model_parallel_size())
+                  : std::string(", which does not divide"));
 }
 
 RankCoords rank_coords(const Layout& l, int world_size, int rank) {

@@ -73,6 +73,7 @@ void TrainConfig::validate() const {
   require(sample_steps >= 1, "--sample-steps must be at least 1");
   require(std::isfinite(sample_cfg_scale) && sample_cfg_scale >= 1, "--sample-cfg-scale must be >= 1 (1: no guidance)");
   require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
+  require(std::isfinite(grad_bucket_mb) && grad_bucket_mb > 0, "--grad-bucket-mb must be above 0");
 }
 
 namespace {
@@ -83,7 +84,6 @@ json computation_fields(const TrainConfig& c) {
               {"data", c.data.string()},
               {"seed", c.seed},
               {"batch-size", c.batch_size},
-              {"micro-batch-size", c.micro_batch()},
               {"validation-samples", c.validation_samples},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
@@ -110,6 +110,9 @@ json computation_fields(const TrainConfig& c) {
 json TrainConfig::to_json() const {
   json j = computation_fields(*this);
   j["steps"] = steps;
+  // How the work is split changes results only by float rounding: free to
+  // change on resume, like the layout.
+  j["micro-batch-size"] = micro_batch_size;
   j["activation-checkpointing"] = activation_checkpointing;
   j["checkpoint-every"] = checkpoint_every;
   j["keep-checkpoints"] = keep_checkpoints;
@@ -120,6 +123,7 @@ json TrainConfig::to_json() const {
   j["sample-steps"] = sample_steps;
   j["sample-cfg-scale"] = sample_cfg_scale;
   j["sample-time-shift"] = sample_time_shift;
+  j["grad-bucket-mb"] = grad_bucket_mb;
   return j;
 }
 
@@ -161,6 +165,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.sample_steps = json_require<int64_t>(j, "sample-steps", file);
   c.sample_cfg_scale = json_require<double>(j, "sample-cfg-scale", file);
   c.sample_time_shift = json_require<double>(j, "sample-time-shift", file);
+  c.grad_bucket_mb = j.value("grad-bucket-mb", c.grad_bucket_mb);  // absent before data parallel training
   return c;
 }
 

@@ -38,6 +38,7 @@ struct TrainConfig {
   // Run length and reporting (may change on resume).
   int64_t steps = 100;
   bool activation_checkpointing = false;  // gives identical gradients
+  double grad_bucket_mb = 25.0;  // data parallel: gradient buckets of about this many MiB
   int64_t checkpoint_every = 50, keep_checkpoints = 3, log_every = 10, validate_every = 0, sample_every = 0;
   // Sample videos: prompts one per line ("" = the first two training
   // captions), denoising steps, guidance and schedule shift.
@@ -48,7 +49,6 @@ struct TrainConfig {
   double learning_rate(int64_t step) const;
   // InputError naming the field (as its option) that is out of range.
   void validate() const;
-  int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j, const std::filesystem::path& file);

@@ -22,6 +22,7 @@
 #include "train/batch_plan.h"
 #include "train/dataset.h"
 #include "train/dit_step.h"
+#include "train/gradient_reduction.h"
 #include "train/metrics_log.h"
 #include "train/sample_videos.h"
 #include "train/tensorboard_writer.h"
@@ -96,6 +97,27 @@ void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::pat
               h.clip_channels, config.string(), dit.clip_channels);
 }
 
+// The sum over the group of one double per rank, to double precision and the
+// same on every rank: each value travels as two floats (its float rounding and
+// the remainder) and the sum is taken in rank order.
+double sum_across(Communicator& comm, double value) {
+  if (comm.size() == 1) return value;
+  const auto high = static_cast<float>(value);
+  const float mine[2] = {high, static_cast<float>(value - static_cast<double>(high))};
+  std::vector<float> all(2 * static_cast<size_t>(comm.size()));
+  comm.all_gatherv(mine, all.data(), std::vector<int64_t>(static_cast<size_t>(comm.size()), 2));
+  double sum = 0.0;
+  for (size_t r = 0; r < all.size(); r += 2) sum += static_cast<double>(all[r]) + static_cast<double>(all[r + 1]);
+  return sum;
+}
+
+// The index of the transformer block a parameter belongs to, or -1.
+int64_t block_of(const std::string& name) {
+  constexpr std::string_view kPrefix = "transformer_blocks.";
+  if (!name.starts_with(kPrefix)) return -1;
+  return std::stoll(name.substr(kPrefix.size()));
+}
+
 Tensor stack(const std::vector<Tensor>& rows) {
   Shape shape = rows.front().shape();
   std::vector<int64_t> dims{static_cast<int64_t>(rows.size())};
@@ -127,10 +149,24 @@ std::optional<CheckpointContents> newest_checkpoint(const fs::path& run_dir) {
   return std::nullopt;
 }
 
+// World rank 0 chooses the checkpoint and the others read that one, so every
+// rank starts from the same step even if a file breaks meanwhile.
+std::optional<CheckpointContents> agreed_checkpoint(const fs::path& run_dir, Communicator& world) {
+  std::optional<CheckpointContents> ckpt;
+  int64_t step = -1;
+  if (world.rank() == 0) {
+    ckpt = newest_checkpoint(run_dir);
+    if (ckpt) step = ckpt->progress.step;
+  }
+  world.broadcast_bytes(&step, sizeof step, 0);
+  if (world.rank() != 0 && step >= 0) ckpt = read_train_checkpoint(checkpoint_path(run_dir, step));
+  return ckpt;
+}
+
 RunState start_or_resume(const TrainerOptions& options) {
   RunState s;
   s.config = options.config;
-  std::optional<CheckpointContents> ckpt = newest_checkpoint(options.run_dir);
+  std::optional<CheckpointContents> ckpt = agreed_checkpoint(options.run_dir, *options.groups.world);
   if (ckpt) {
     // --decay-steps 0 means "the first start's --steps", which the checkpoint recorded.
     if (s.config.decay_steps == 0) s.config.decay_steps = ckpt->config.decay_steps;
@@ -142,7 +178,7 @@ RunState start_or_resume(const TrainerOptions& options) {
     if (!options.steps_given) s.config.steps = ckpt->config.steps;
     s.progress = ckpt->progress;
   }
-  s.model = load_dit(s.config.model, ParallelGroups::single());
+  s.model = load_dit(s.config.model, options.groups);
   s.adamw = std::make_unique<AdamW>(s.config.adamw);
   if (ckpt) {
     load_checkpoint_weights(s.model->registry(), *ckpt, checkpoint_path(options.run_dir, ckpt->progress.step));
@@ -161,10 +197,39 @@ struct LoadedBatch {
   double load_s = 0.0;
 };
 
+// The samples of one rank: its dp slice of each global batch, in micro-batches.
 class StepRunner {
  public:
-  StepRunner(RunState& state, const Dataset& data, const Split& split)
-      : s_(state), data_(data), split_(split), plan_(buckets(data, split), state.config.batch_size, state.config.seed) {}
+  StepRunner(RunState& state, const Dataset& data, const Split& split, const ParallelGroups& groups)
+      : s_(state),
+        data_(data),
+        split_(split),
+        groups_(groups),
+        plan_(buckets(data, split), state.config.batch_size, state.config.seed),
+        local_batch_(state.config.batch_size / groups.dp_size),
+        micro_(local_micro_batch(state.config, groups.dp_size)) {
+    if (groups.dp_size > 1) {
+      reduction_ = std::make_unique<BucketedGradientReduction>(
+          groups.dp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
+      for (const auto& p : s_.model->registry().parameters()) {
+        if (!p->local) continue;
+        const int64_t block = block_of(p->name);
+        if (block < 0) {
+          outside_blocks_.push_back(p.get());
+          continue;
+        }
+        if (static_cast<size_t>(block) >= block_params_.size()) block_params_.resize(static_cast<size_t>(block) + 1);
+        block_params_[static_cast<size_t>(block)].push_back(p.get());
+      }
+    }
+  }
+
+  // Samples per forward/backward on each rank: --micro-batch-size, or the
+  // rank's whole share of the global batch.
+  static int64_t local_micro_batch(const TrainConfig& c, int dp) {
+    const int64_t local = c.batch_size / dp;
+    return c.micro_batch_size > 0 ? c.micro_batch_size : local;
+  }
 
   // InputError (as the plan gives it) when no batch can ever form.
   static void check_batches_form(const Dataset& data, const Split& split, const TrainConfig& config) {
@@ -172,8 +237,11 @@ class StepRunner {
   }
 
   std::future<LoadedBatch> prefetch(int64_t step) {
+    const std::vector<int64_t> global = plan_.batch(step);
     std::vector<int64_t> ids;
-    for (const int64_t i : plan_.batch(step)) ids.push_back(split_.train[static_cast<size_t>(i)]);
+    for (int64_t k = first_position(); k < first_position() + local_batch_; ++k) {
+      ids.push_back(split_.train[static_cast<size_t>(global[static_cast<size_t>(k)])]);
+    }
     return std::async(std::launch::async, [this, ids] {
       const auto start = std::chrono::steady_clock::now();
       LoadedBatch b;
@@ -184,28 +252,44 @@ class StepRunner {
   }
   int64_t epoch_of(int64_t step) { return plan_.epoch_of(step); }
 
-  // Forward, loss and backward over the micro-batches of one step; adds the
-  // gradients into grads and returns the global batch's loss.
+  // Forward, loss and backward over this rank's micro-batches of one step;
+  // leaves the global batch's gradients in grads (summed over the dp group)
+  // and returns the global batch's loss.
   double accumulate(int64_t step, const LoadedBatch& batch, Gradients& grads) {
     const TrainConfig& c = s_.config;
-    const int64_t micro = c.micro_batch();
+    const double share = static_cast<double>(micro_) / static_cast<double>(c.batch_size);
     double loss = 0.0;
-    for (int64_t first = 0; first < c.batch_size; first += micro) {
-      const DitBatch b = assemble(step, batch, first, micro);
-      const double share = static_cast<double>(micro) / static_cast<double>(c.batch_size);
-      loss += share * dit_flow_matching_step(*s_.model, b, {c.activation_checkpointing}, grads, share).loss;
+    for (int64_t first = 0; first < local_batch_; first += micro_) {
+      const DitBatch b = assemble(step, batch, first, micro_, first_position());
+      DitTrainingOptions options{c.activation_checkpointing, {}};
+      // The last micro-batch completes each block's gradients: reduce them at once.
+      if (reduction_ && first + micro_ == local_batch_) {
+        options.block_gradients_done = [&](int64_t block) { reduce(grads, block_params_[static_cast<size_t>(block)]); };
+      }
+      loss += share * dit_flow_matching_step(*s_.model, b, options, grads, share).loss;
     }
-    return loss;
+    if (reduction_) {
+      reduce(grads, outside_blocks_);
+      reduction_->finish();
+      if (!reported_buckets_ && groups_.world_rank == 0) {
+        const auto counts = reduction_->last_step();
+        log_info("gradients summed over {} data-parallel ranks in {} buckets, {} of them sent during the backward",
+                 groups_.dp_size, counts.buckets, counts.early);
+        reported_buckets_ = true;
+      }
+    }
+    return sum_across(*groups_.dp, loss);
   }
 
   // The loss at fixed draws (forward only): kValidationDraws (noise, t) per
   // sample of the held-out split, or, without one, of the first training
   // samples (then it measures how well the training data is fitted).
+  // The dp ranks share the samples (j on rank j mod dp).
   double validation_loss() {
     std::vector<int64_t> ids = split_.validation;
     if (ids.empty()) ids.assign(split_.train.begin(), split_.train.begin() + std::min<size_t>(split_.train.size(), 8));
     double sum = 0.0;
-    for (size_t j = 0; j < ids.size(); ++j) {
+    for (size_t j = static_cast<size_t>(groups_.coords.dp); j < ids.size(); j += static_cast<size_t>(groups_.dp_size)) {
       const LoadedBatch one{std::vector<TrainingSample>(kValidationDraws, data_.load(ids[j])), 0.0};
       const DitBatch b = assemble(kValidationStep, one, 0, kValidationDraws, static_cast<int64_t>(j) * kValidationDraws,
                                   /*dropout=*/false);
@@ -213,7 +297,7 @@ class StepRunner {
       DitInputs in{fm.x_t, b.t, b.encoder_hidden_states, b.encoder_hidden_states_2, b.encoder_attention_mask};
       sum += mse_loss(s_.model->forward(in), fm.target).loss;
     }
-    return sum / static_cast<double>(ids.size());
+    return sum_across(*groups_.dp, sum) / static_cast<double>(ids.size());
   }
 
   const SampleInfo& first_sample_of_step(int64_t step) {
@@ -221,6 +305,14 @@ class StepRunner {
   }
 
  private:
+  int64_t first_position() const { return static_cast<int64_t>(groups_.coords.dp) * local_batch_; }
+
+  void reduce(Gradients& grads, const std::vector<const Parameter*>& params) {
+    for (const Parameter* p : params) {
+      if (const Tensor* g = grads.find(*p)) reduction_->add(*g);
+    }
+  }
+
   static std::vector<std::string> buckets(const Dataset& data, const Split& split) {
     std::vector<std::string> b;
     for (const int64_t i : split.train) b.push_back(data.samples()[static_cast<size_t>(i)].bucket());
@@ -259,7 +351,13 @@ class StepRunner {
   RunState& s_;
   const Dataset& data_;
   const Split& split_;
+  const ParallelGroups& groups_;
   BatchPlan plan_;
+  int64_t local_batch_, micro_;
+  std::unique_ptr<BucketedGradientReduction> reduction_;  // with dp > 1
+  std::vector<std::vector<const Parameter*>> block_params_;
+  std::vector<const Parameter*> outside_blocks_;
+  bool reported_buckets_ = false;
 };
 
 void update_ema(RunState& s) {
@@ -298,16 +396,22 @@ double step_flops(const DitConfig& dit, const SampleInfo& info, int64_t batch) {
   return 3.0 * DitModel::forward_flops(dit, batch, tokens, info.text_tokens, info.clip_tokens);
 }
 
-// The loop over steps, with what it writes.
+// What world rank 0 writes besides checkpoints.
+struct RunWriters {
+  MetricsLog metrics;
+  TensorBoardWriter tensorboard;
+};
+
+// The loop over steps, with what it writes (world rank 0 writes; every rank
+// computes).
 class TrainingLoop {
  public:
-  TrainingLoop(RunState& s, const Dataset& data, const Split& split, const fs::path& run_dir)
-      : s_(s),
-        run_dir_(run_dir),
-        runner_(s, data, split),
-        metrics_(run_dir / "metrics.jsonl", s.progress.step),
-        tensorboard_(run_dir / "tensorboard"),
-        first_step_(s.progress.step) {
+  TrainingLoop(RunState& s, const Dataset& data, const Split& split, const fs::path& run_dir,
+               const ParallelGroups& groups)
+      : s_(s), run_dir_(run_dir), groups_(groups), runner_(s, data, split, groups), first_step_(s.progress.step) {
+    if (groups.world_rank != 0) return;
+    writers_.reset(
+        new RunWriters{MetricsLog(run_dir / "metrics.jsonl", s.progress.step), TensorBoardWriter(run_dir / "tensorboard")});
     if (s.config.sample_every > 0) samples_ = std::make_unique<SampleVideos>(s.config.model, sample_settings(data, split));
   }
 
@@ -316,12 +420,15 @@ class TrainingLoop {
     // The starting point of the validation curve (in step 0's record).
     if (s_.config.validate_every > 0 && s_.progress.step == 0) val_loss_start_ = runner_.validation_loss();
     while (s_.progress.step < s_.config.steps) {
-      if (stop_requested()) {
+      if (stop_agreed()) {
         next.wait();
-        save_checkpoint(s_, run_dir_, metrics_);
-        tensorboard_.flush();
-        log_info("stopping at step {} (signal {}): checkpoint written; run the same command to continue",
-                 s_.progress.step, stop_signal_number());
+        if (writers_) {
+          save_checkpoint(s_, run_dir_, writers_->metrics);
+          writers_->tensorboard.flush();
+        }
+        groups_.world->barrier();  // the checkpoint is complete before any rank exits 75
+        log_info("stopping at step {} ({}): checkpoint written; run the same command to continue", s_.progress.step,
+                 stop_requested() ? fmt::format("signal {}", stop_signal_number()) : std::string("another rank's signal"));
         return TrainOutcome::Preempted;
       }
       const int64_t step = s_.progress.step;
@@ -333,18 +440,27 @@ class TrainingLoop {
       take_step(step, batch, m);
       m.step_s = seconds_since(start);
       report(step, m);
-      if (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps) {
-        tensorboard_.flush();
-        save_checkpoint(s_, run_dir_, metrics_);
+      if (writers_ && (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps)) {
+        writers_->tensorboard.flush();
+        save_checkpoint(s_, run_dir_, writers_->metrics);
       }
       if (samples_ && (s_.progress.step % s_.config.sample_every == 0 || s_.progress.step == s_.config.steps)) {
         write_samples();
       }
     }
+    groups_.world->barrier();  // the last checkpoint is complete before any rank exits 0
     return TrainOutcome::Finished;
   }
 
  private:
+  // Whether any rank got a stop signal: every rank checks at the same step
+  // boundary, so all stop at the same step.
+  bool stop_agreed() {
+    float flag = stop_requested() ? 1.0f : 0.0f;
+    groups_.world->all_reduce_sum(&flag, 1);
+    return flag > 0.0f;
+  }
+
   // Gradients, then an AdamW step, or a skipped step when the loss or a
   // gradient is not finite (too many in a row end the run).
   void take_step(int64_t step, const LoadedBatch& batch, StepMetrics& m) {
@@ -394,14 +510,16 @@ class TrainingLoop {
     const int64_t done = s_.progress.step;
     if (s_.config.validate_every > 0 && (done % s_.config.validate_every == 0 || done == s_.config.steps)) {
       record["val_loss"] = runner_.validation_loss();
-      tensorboard_.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
     }
     if (step == 0 && val_loss_start_) record["val_loss_start"] = *val_loss_start_;
-    metrics_.append(record);
-    if (std::isfinite(m.loss)) tensorboard_.add_scalar("train/loss", m.loss, step, wall);
-    tensorboard_.add_scalar("train/lr", m.lr, step, wall);
-    if (std::isfinite(m.grad_norm)) tensorboard_.add_scalar("train/grad_norm", m.grad_norm, step, wall);
-    tensorboard_.add_scalar("train/samples_per_s", record["samples_per_s"].get<double>(), step, wall);
+    if (!writers_) return;
+    TensorBoardWriter& tensorboard = writers_->tensorboard;
+    if (record.contains("val_loss")) tensorboard.add_scalar("val/loss", record["val_loss"].get<double>(), step, wall);
+    writers_->metrics.append(record);
+    if (std::isfinite(m.loss)) tensorboard.add_scalar("train/loss", m.loss, step, wall);
+    tensorboard.add_scalar("train/lr", m.lr, step, wall);
+    if (std::isfinite(m.grad_norm)) tensorboard.add_scalar("train/grad_norm", m.grad_norm, step, wall);
+    tensorboard.add_scalar("train/samples_per_s", record["samples_per_s"].get<double>(), step, wall);
     if (done % s_.config.log_every == 0 || done == s_.config.steps) {
       const double per_step = seconds_since(run_start_) / static_cast<double>(done - first_step_);
       log_info("step {}/{}  loss {:.5f}  grad_norm {:.4f}  lr {:.3g}  {:.2f} s/step  ETA {:.0f} s", done,
@@ -445,9 +563,9 @@ class TrainingLoop {
 
   RunState& s_;
   fs::path run_dir_;
+  const ParallelGroups& groups_;
   StepRunner runner_;
-  MetricsLog metrics_;
-  TensorBoardWriter tensorboard_;
+  std::unique_ptr<RunWriters> writers_;  // world rank 0 only
   Gradients grads_;
   int64_t first_step_;
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
@@ -457,8 +575,19 @@ class TrainingLoop {
 
 }  // namespace
 
+void check_batch_splits(const TrainConfig& c, int dp) {
+  SV_CHECK_AS(ConfigError, c.batch_size % dp == 0,
+              "--batch-size {} does not split over {} data-parallel ranks: use a multiple of {}", c.batch_size, dp, dp);
+  const int64_t local = c.batch_size / dp;
+  SV_CHECK_AS(ConfigError, c.micro_batch_size == 0 || local % c.micro_batch_size == 0,
+              "--micro-batch-size {} does not divide the {} samples of the global batch each of the {} data-parallel "
+              "ranks takes",
+              c.micro_batch_size, local, dp);
+}
+
 TrainOutcome train(const TrainerOptions& options) {
   options.config.validate();
+  check_batch_splits(options.config, options.groups.dp_size);
   const fs::path& run_dir = options.run_dir;
   // Everything that can be checked before the run directory is touched is.
   const Dataset data = Dataset::open(options.config.data);
@@ -467,9 +596,15 @@ TrainOutcome train(const TrainerOptions& options) {
                      options.config.model);
   const Split split = split_samples(data, options.config.validation_samples);
   StepRunner::check_batches_form(data, split, options.config);
-  fs::create_directories(run_dir);
-  jobs::RunLock lock(run_dir / "train.lock");
-  remove_temporaries(run_dir);
+  const ParallelGroups& groups = options.groups;
+  const bool writer = groups.world_rank == 0;
+  std::optional<jobs::RunLock> lock;
+  if (writer) {
+    fs::create_directories(run_dir);
+    lock.emplace(run_dir / "train.lock");
+    remove_temporaries(run_dir);
+  }
+  groups.world->barrier();
   RunState s = start_or_resume(options);
   if (s.progress.step >= s.config.steps) {
     log_info("{}: already trained to step {} (--steps {}); nothing to do", run_dir.string(), s.progress.step,
@@ -477,11 +612,13 @@ TrainOutcome train(const TrainerOptions& options) {
     return TrainOutcome::Finished;
   }
   if (s.config.decay_steps == 0) s.config.decay_steps = s.config.steps;
-  io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
-  log_info("training {} samples ({} held out) for steps {}..{}, batch {} (micro-batch {})", split.train.size(),
-           split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size, s.config.micro_batch());
+  if (writer) io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
+  log_info("training {} samples ({} held out) for steps {}..{}, batch {} ({} per dp rank x {}, micro-batch {})",
+           split.train.size(), split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size,
+           s.config.batch_size / groups.dp_size, groups.dp_size,
+           StepRunner::local_micro_batch(s.config, groups.dp_size));
   const LargeBlockReuse reuse;  // every step allocates the same activations
-  return TrainingLoop(s, data, split, run_dir).run();
+  return TrainingLoop(s, data, split, run_dir, groups).run();
 }
 
 }  // namespace sv::train

@@ -1,13 +1,19 @@
-// The single-process flow-matching trainer of the DiT (`stepvideo train`):
-// resumes from the newest complete checkpoint of its run directory, draws
-// every batch, noise, t and text dropout from (seed, step, position), takes
+// The flow-matching trainer of the DiT (`stepvideo train`): resumes from the
+// newest complete checkpoint of its run directory, draws every batch, noise,
+// t and text dropout from (seed, step, position in the global batch), takes
 // AdamW steps, and writes checkpoints, metrics.jsonl, TensorBoard events and
-// loss.svg. SIGTERM/SIGUSR1 end it at the next step boundary with a
-// checkpoint (TrainOutcome::Preempted).
+// loss.svg. SIGTERM/SIGUSR1 on any rank end it at the next step boundary, on
+// every rank, with a checkpoint (TrainOutcome::Preempted).
+//
+// Data parallel: each dp rank takes its slice of the global batch and the
+// gradients are summed over the dp group in buckets while the backward runs
+// (gradient_reduction.h); the replicas stay identical, and world rank 0
+// alone writes the run directory.
 #pragma once
 
 #include <filesystem>
 
+#include "parallel/parallel_groups.h"
 #include "train/train_config.h"
 
 namespace sv::train {
@@ -21,7 +27,12 @@ struct TrainerOptions {
   TrainConfig config;        // resolved: model and data absolute
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
+  ParallelGroups groups = ParallelGroups::single();  // data parallel only, for now
 };
+
+// ConfigError unless the global batch splits evenly over `dp` ranks and each
+// rank's share into --micro-batch-size samples.
+void check_batch_splits(const TrainConfig& config, int dp);
 
 TrainOutcome train(const TrainerOptions& options);
 

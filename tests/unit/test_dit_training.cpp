@@ -87,8 +87,8 @@ TEST_P(DitTraining, ActivationCheckpointingGivesIdenticalGradients) {
   perturb_all(model.registry(), 100);
   const train::DitBatch b = small_batch(c);
   Gradients plain, checkpointed;
-  const double l1 = train::dit_flow_matching_step(model, b, {false}, plain).loss;
-  const double l2 = train::dit_flow_matching_step(model, b, {true}, checkpointed).loss;
+  const double l1 = train::dit_flow_matching_step(model, b, {false, {}}, plain).loss;
+  const double l2 = train::dit_flow_matching_step(model, b, {true, {}}, checkpointed).loss;
   EXPECT_EQ(l1, l2);
   ASSERT_EQ(plain.size(), model.registry().parameters().size());
   ASSERT_EQ(checkpointed.size(), plain.size());

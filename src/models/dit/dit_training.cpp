@@ -167,6 +167,7 @@ void DitTrainingPass::backward(const Tensor& dprediction, Gradients& grads) {
     dx = std::move(g.dx);
     ops::accumulate_(dtext, g.dtext);
     ops::accumulate_(dt6, g.dt6);
+    if (options_.block_gradients_done) options_.block_gradients_done(static_cast<int64_t>(i));
   }
 
   // Patch embedding: a linear map of patches (the video itself needs no gradient).

@@ -11,6 +11,8 @@
 // summing at the end equals summing on the way).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "layers/gradients.h"
@@ -20,6 +22,10 @@ namespace sv {
 
 struct DitTrainingOptions {
   bool activation_checkpointing = false;
+  // Called in backward as soon as block `index` (transformer_blocks.<index>.*)
+  // has added its last gradient: the data-parallel trainer starts reducing
+  // those gradients while the blocks below still run.
+  std::function<void(int64_t index)> block_gradients_done;
 };
 
 class DitTrainingPass {
