@@ -47,8 +47,17 @@ ParallelGroups make_parallel_groups(const MpiRuntime& runtime, const Layout& lay
               "MPI_Comm_split for the replica group failed");
   MPI_Comm_set_errhandler(replica, MPI_ERRORS_RETURN);
   g.replica = make_mpi_communicator(replica, "replica");
+  RankCoords same_slices = g.coords;
+  same_slices.dp = same_slices.sp = 0;
+  MPI_Comm dp_sp = MPI_COMM_NULL;
+  SV_CHECK_AS(CommError,
+              MPI_Comm_split(MPI_COMM_WORLD, rank_of(layout, g.world_size, same_slices),
+                             g.coords.dp * layout.sp + g.coords.sp, &dp_sp) == MPI_SUCCESS,
+              "MPI_Comm_split for the dp x sp group failed");
+  MPI_Comm_set_errhandler(dp_sp, MPI_ERRORS_RETURN);
+  g.dp_sp = make_mpi_communicator(dp_sp, "dp_sp");
   if (collective_checks_requested()) {
-    for (auto* group : {&g.world, &g.tp, &g.sp, &g.pp, &g.cfg, &g.dp, &g.replica}) {
+    for (auto* group : {&g.world, &g.tp, &g.sp, &g.pp, &g.cfg, &g.dp, &g.replica, &g.dp_sp}) {
       *group = make_checked_communicator(std::move(*group));
     }
     log_info("{}=1: every collective is checked across its group first", kCheckCollectivesEnv);

@@ -13,6 +13,7 @@ ParallelGroups ParallelGroups::single() {
   g.cfg = make_self_communicator("cfg");
   g.dp = make_self_communicator("dp");
   g.replica = make_self_communicator("replica");
+  g.dp_sp = make_self_communicator("dp_sp");
   return g;
 }
 

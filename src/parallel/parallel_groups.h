@@ -20,6 +20,10 @@ struct ParallelGroups {
   std::shared_ptr<Communicator> world, tp, sp, pp, cfg, dp;
   // All ranks of this rank's replica (same dp coordinate); rank 0 is its leader.
   std::shared_ptr<Communicator> replica;
+  // The ranks holding the same parameter slices (they differ only in dp and
+  // sp): a training step's gradients are summed over it, since each holds the
+  // contribution of its own samples (dp) and tokens (sp).
+  std::shared_ptr<Communicator> dp_sp;
 
   int tp_size() const { return layout.tp; }
   int tp_rank() const { return coords.tp; }

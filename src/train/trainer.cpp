@@ -208,9 +208,9 @@ class StepRunner {
         plan_(buckets(data, split), state.config.batch_size, state.config.seed),
         local_batch_(state.config.batch_size / groups.dp_size),
         micro_(local_micro_batch(state.config, groups.dp_size)) {
-    if (groups.dp_size > 1) {
+    if (groups.dp_sp->size() > 1) {
       reduction_ = std::make_unique<BucketedGradientReduction>(
-          groups.dp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
+          groups.dp_sp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
       for (const auto& p : s_.model->registry().parameters()) {
         if (!p->local) continue;
         const int64_t block = block_of(p->name);
@@ -273,8 +273,8 @@ class StepRunner {
       reduction_->finish();
       if (!reported_buckets_ && groups_.world_rank == 0) {
         const auto counts = reduction_->last_step();
-        log_info("gradients summed over {} data-parallel ranks in {} buckets, {} of them sent during the backward",
-                 groups_.dp_size, counts.buckets, counts.early);
+        log_info("gradients summed over {} ranks (dp x sp) in {} buckets, {} of them sent during the backward",
+                 groups_.dp_sp->size(), counts.buckets, counts.early);
         reported_buckets_ = true;
       }
     }

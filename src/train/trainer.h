@@ -5,10 +5,12 @@
 // loss.svg. SIGTERM/SIGUSR1 on any rank end it at the next step boundary, on
 // every rank, with a checkpoint (TrainOutcome::Preempted).
 //
-// Data parallel: each dp rank takes its slice of the global batch and the
-// gradients are summed over the dp group in buckets while the backward runs
-// (gradient_reduction.h); the replicas stay identical, and world rank 0
-// alone writes the run directory.
+// Data parallel: each dp rank takes its slice of the global batch; sequence
+// parallel: the sp ranks of a replica share each sample's video tokens (the
+// Ulysses all-to-alls run transposed in the backward). Either way each rank
+// holds a partial gradient, and they are summed over the dp x sp group in
+// buckets while the backward runs (gradient_reduction.h); the replicas stay
+// identical, and world rank 0 alone writes the run directory.
 #pragma once
 
 #include <filesystem>
@@ -27,7 +29,7 @@ struct TrainerOptions {
   TrainConfig config;        // resolved: model and data absolute
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
-  ParallelGroups groups = ParallelGroups::single();  // data parallel only, for now
+  ParallelGroups groups = ParallelGroups::single();  // dp and sp (tp and pp not yet)
 };
 
 // ConfigError unless the global batch splits evenly over `dp` ranks and each

@@ -27,8 +27,8 @@ if(DEFINED MPIRUN)
   # Up to 4 ranks of one thread each, like the other 4-rank MPI tests.
   string(REPLACE ";" " " _mpiexec "${MPIRUN}")
   string(REPLACE ";" " " _mpiexec_flags "${MPIRUN_FLAGS}")
-  add_test(NAME mpi.train.data_parallel COMMAND bash ${TRAIN_TESTS_DIR}/data_parallel_test.sh ${SV} ${TINY_MODEL}
-    ${TRAIN_TESTS_WORK}/data_parallel)
-  set_tests_properties(mpi.train.data_parallel PROPERTIES LABELS "mpi;train" FIXTURES_REQUIRED tiny_model
+  add_test(NAME mpi.train.parallel COMMAND bash ${TRAIN_TESTS_DIR}/parallel_training_test.sh ${SV} ${TINY_MODEL}
+    ${TRAIN_TESTS_WORK}/parallel)
+  set_tests_properties(mpi.train.parallel PROPERTIES LABELS "mpi;train" FIXTURES_REQUIRED tiny_model
     PROCESSORS 2 TIMEOUT 900 ENVIRONMENT "${MPI_TEST_ENV};MPIEXEC=${_mpiexec};MPIEXEC_FLAGS=${_mpiexec_flags}")
 endif()

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Data-parallel training under real ranks (issue 15, items 1-4 for dp):
-# dp=2, dp=4 and dp=2 with micro-batches give one rank's per-step losses and
-# final weights within the tolerances below; world rank 0 alone writes the
-# run directory; a run started at dp=4 resumes on one rank and continues the
-# same curve; SIGUSR1 to one rank stops every rank at one step with a
-# checkpoint (exit 75) and the run resumes from it; a dp that does not match
-# the world, a batch that does not split, and cfg are refused.
+# Data- and sequence-parallel training under real ranks (issue 15, items 1-4
+# for dp and sp): dp=2, dp=4, dp=2 with micro-batches, sp=2 and sp=2 x dp=2
+# give one rank's per-step losses and final weights within the tolerances
+# below; world rank 0 alone writes the run directory; a run started at dp=4
+# resumes on one rank and continues the same curve; SIGUSR1 to one rank stops
+# every rank at one step with a checkpoint (exit 75) and the run resumes from
+# it; a dp that does not match the world, a batch that does not split, and cfg
+# are refused (exit 2), tp training is not built yet (exit 8).
 #
-# data_parallel_test.sh SV MODEL WORK, with MPIEXEC ("mpirun -np") and
+# parallel_training_test.sh SV MODEL WORK, with MPIEXEC ("mpirun -np") and
 # MPIEXEC_FLAGS in the environment.
 #
 # Tolerances: the ranks sum their gradients in another order than one rank's
@@ -63,7 +64,8 @@ note "one rank (the reference)"
 train_on 1 one 8
 [[ $rc == 0 ]] || { cat "$WORK/one.log"; fail "one rank: exit $rc"; }
 
-for run in "2 dp2 --layout dp=2" "4 dp4 --grad-bucket-mb 0.05" "2 dp2_micro --micro-batch-size 1"; do
+for run in "2 dp2 --layout dp=2" "4 dp4 --grad-bucket-mb 0.05" "2 dp2_micro --micro-batch-size 1" \
+           "2 sp2 --layout sp=2" "4 sp2dp2 --layout sp=2,dp=2"; do
   read -r ranks out extra <<< "$run"
   note "$out: $ranks ranks ${extra:-}"
   # shellcheck disable=SC2086
@@ -124,5 +126,7 @@ train_on 2 bad_cfg 8 --layout cfg=2
 [[ $rc == 2 ]] && grep -q "cfg has no meaning in training" "$WORK/bad_cfg.log" || fail "cfg=2: exit $rc"
 train_on 3 bad_batch 8
 [[ $rc == 2 ]] && grep -q "does not split over 3 data-parallel ranks" "$WORK/bad_batch.log" || fail "batch 4 on 3: exit $rc"
-for bad in bad_dp bad_cfg bad_batch; do [[ ! -e $WORK/$bad ]] || fail "$bad: the refused run wrote $WORK/$bad"; done
+train_on 2 bad_tp 8 --layout tp=2
+[[ $rc == 8 ]] && grep -q "tp and pp training are not built yet" "$WORK/bad_tp.log" || fail "tp=2: exit $rc"
+for bad in bad_dp bad_cfg bad_batch bad_tp; do [[ ! -e $WORK/$bad ]] || fail "$bad: the refused run wrote $WORK/$bad"; done
 echo "PASS"
