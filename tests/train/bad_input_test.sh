@@ -37,6 +37,20 @@ expect 2 "micro-batch-size must divide --batch-size" \
   "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 3 --micro-batch-size 2
 expect 5 "no batch of 4 can form.*holds 2" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 4
 
+note "a checkpoint of another model (the base model directory was replaced by one with a block fewer)"
+cp -r "$MODEL" "$WORK/model"
+"$SV" train --model "$WORK/model" --data "$WORK/data" --out "$WORK/other" --steps 1 > "$WORK/other.log" 2>&1 \
+  || { cat "$WORK/other.log"; fail "the first run of the other-model case"; }
+python3 "$(dirname "$0")/drop_last_block.py" "$WORK/model"
+listing() { find "$WORK/other" -type f ! -name train.lock -exec sha256sum {} + | sort; }
+before=$(listing)
+run_rc rc "$SV" train --model "$WORK/model" --data "$WORK/data" --out "$WORK/other" --steps 2 2> "$WORK/err"
+[[ $rc == 4 ]] || { cat "$WORK/err"; fail "a checkpoint of another model: exit $rc, expected 4"; }
+grep -q "other/checkpoints/step-1.h5: a checkpoint of another model: it holds 49 weights, the model 33" "$WORK/err" \
+  || fail "message '$(cat "$WORK/err")'"
+[[ $(listing) == "$before" ]] || fail "the refused resume changed the run directory"
+echo "ok (4): $(tail -1 "$WORK/err")"
+
 note "non-finite losses: skipped and counted; 3 in a row stop the run, the last checkpoint kept"
 # lr 1e30 makes the first update overflow: every later step's loss is NaN.
 run_rc rc "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/nan" --steps 20 --lr 1e30 --max-grad-norm 0 \
