@@ -39,13 +39,14 @@ int cmd_train(const Args& args, const Context& context) {
       "tensorboard/, loss.svg and config.json. Running the same command again resumes from the\n"
       "newest complete checkpoint. Exit: 0 done, 75 stopped by SIGTERM/SIGUSR1 (checkpoint written).\n"
       "Under mpirun/srun the ranks train data parallel (each dp rank takes its share of every global\n"
-      "batch) and, with --layout sp=S, sequence parallel (S ranks share each sample's video tokens).\n"
+      "batch), with --layout sp=S sequence parallel (S ranks share each sample's video tokens) and\n"
+      "with tp=T tensor parallel (T ranks share each layer's heads and MLP).\n"
       "Every option is also an INI key (without the dashes) for --config");
   opts.add_options()("model", po::value(&model)->required(), "base model directory (release layout)")(
       "data", po::value(&data)->required(), "dataset directory (stepvideo encode-dataset)")(
       "out", po::value(&out)->required(), "run directory (created; resumed when it holds checkpoints)")(
       "layout", po::value(&layout_text)->default_value(""),
-      "parallel layout under mpirun: sp=S (Ulysses over S ranks) and dp=D (D: ranks / S, the default)")(
+      "parallel layout under mpirun: tp=T (Megatron), sp=S (Ulysses) and dp=D (D: ranks / (T*S), the default)")(
       "steps", po::value(&c.steps)->default_value(c.steps), "optimizer steps in all")(
       "seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (order, noise, t, dropout)")(
       "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global samples per optimizer step")(
@@ -105,14 +106,12 @@ int cmd_train(const Args& args, const Context& context) {
     throw po::error("--layout: cfg has no meaning in training (it splits the two guidance branches of sampling); "
                     "leave it out");
   }
-  SV_CHECK_AS(NotSupported, layout.tp == 1 && layout.pp == 1,
-              "--layout {}: training runs data and sequence parallel only for now (tp and pp training are not built "
-              "yet); use dp and sp",
-              layout.str());
-  SV_CHECK_AS(NotSupported, layout.sp == 1 || c.sample_every == 0,
-              "--sample-every with sp={}: sample videos during sequence-parallel training are not built yet; use "
+  SV_CHECK_AS(NotSupported, layout.pp == 1,
+              "--layout {}: pipeline-parallel training is not built yet; use tp, sp and dp", layout.str());
+  SV_CHECK_AS(NotSupported, layout.model_parallel_size() == 1 || c.sample_every == 0,
+              "--sample-every with --layout {}: sample videos during model-parallel training are not built yet; use "
               "--sample-every 0 and `export` + `generate`",
-              layout.sp);
+              layout.str());
   c.lr_schedule = as_usage_error([&] { return train::parse_lr_schedule(schedule); });
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
   c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");

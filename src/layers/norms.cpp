@@ -1,6 +1,7 @@
 #include "layers/norms.h"
 
 #include "layers/gradients.h"
+#include "ops/accumulate.h"
 #include "ops/layer_norm.h"
 #include "ops/rms_norm.h"
 
@@ -41,6 +42,15 @@ void RMSNorm::apply_(Tensor& x, Saved& saved) const {
 
 Tensor RMSNorm::backward(const Tensor& dy, const Saved& saved, Gradients& grads) const {
   return ops::rms_norm_backward(saved.x, weight_->value, eps_, dy, &grads.of(*weight_));
+}
+
+Tensor RMSNorm::backward(const Tensor& dy, const Saved& saved, Gradients& grads, Communicator& group) const {
+  if (group.size() == 1) return backward(dy, saved, grads);
+  Tensor mine = Tensor::zeros(weight_->value.shape(), DType::F32);
+  Tensor dx = ops::rms_norm_backward(saved.x, weight_->value, eps_, dy, &mine);
+  group.all_reduce_sum(mine.data<float>(), mine.numel());
+  ops::accumulate_(grads.of(*weight_), mine);
+  return dx;
 }
 
 }  // namespace sv

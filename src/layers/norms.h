@@ -2,6 +2,7 @@
 #pragma once
 
 #include "layers/parameter.h"
+#include "parallel/communicator.h"
 
 namespace sv {
 
@@ -38,6 +39,11 @@ class RMSNorm {
   };
   void apply_(Tensor& x, Saved& saved) const;
   Tensor backward(const Tensor& dy, const Saved& saved, Gradients& grads) const;
+  // The same, for a norm that sees only this rank's share of its rows while
+  // every rank holds the whole weight (the attention's q/k norms under tensor
+  // parallel: each rank has its own heads): this rank's weight gradient is
+  // summed over `group` before it is added, so every rank adds the full one.
+  Tensor backward(const Tensor& dy, const Saved& saved, Gradients& grads, Communicator& group) const;
 
  private:
   Parameter* weight_;

@@ -53,9 +53,14 @@ void AdamW::restore(int64_t steps_taken, std::map<std::string, AdamWMoments, std
 }
 
 StepReport AdamW::step(std::span<const ParameterGradient> params, float lr) {
+  return step(params, lr, global_norm(params));
+}
+
+StepReport AdamW::step(std::span<const ParameterGradient> params, float lr, double grad_norm) {
   SV_CHECK(std::isfinite(lr) && lr >= 0, "AdamW: learning rate {} is not a finite number >= 0", lr);
+  for (const ParameterGradient& pg : params) check_gradient(pg);
   StepReport report;
-  report.grad_norm = global_norm(params);
+  report.grad_norm = grad_norm;
   SV_CHECK(std::isfinite(report.grad_norm), "AdamW: the gradients hold NaN or infinity; nothing was updated");
   float clip = 1.0f;
   if (settings_.max_grad_norm > 0) {

@@ -47,6 +47,10 @@ class AdamW {
   // be loaded and its gradient shaped as it; NaN/Inf in a gradient is an
   // error before anything is changed.
   StepReport step(std::span<const ParameterGradient> params, float lr);
+  // The same with the global norm given: under tensor parallel the gradients
+  // here are slices, and the norm is taken over every rank's (the trainer's
+  // global_grad_norm).
+  StepReport step(std::span<const ParameterGradient> params, float lr, double grad_norm);
 
   int64_t steps_taken() const { return steps_; }
   // sqrt of the sum of every gradient element's square (what step() clips by).

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/hdf5_tensors.h"
+#include "layers/shard_tensors.h"
 
 namespace sv::train {
 
@@ -16,16 +17,30 @@ using nlohmann::json;
 void write_train_checkpoint(const fs::path& path, const ParameterRegistry& registry, const AdamW& adamw,
                             const std::map<std::string, Tensor>& ema, const TrainProgress& progress,
                             const TrainConfig& config) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
+  CheckpointContents c;
   for (const auto& p : registry.parameters()) {
-    SV_CHECK(p->local && p->value.defined(), "checkpoint: {} is not held here", p->name);
-    tensors.emplace_back("weight." + p->name, p->value);
+    SV_CHECK(p->local && p->value.defined() && p->shard.is_replicated(), "checkpoint: {} is not held whole here",
+             p->name);
+    c.weights[p->name] = p->value;
   }
-  for (const auto& [name, m] : adamw.all_moments()) {
+  for (const auto& [name, m] : adamw.all_moments()) c.moments[name] = m;
+  c.ema = ema;
+  c.progress = progress;
+  c.config = config;
+  c.adamw_steps = adamw.steps_taken();
+  write_train_checkpoint(path, c);
+}
+
+void write_train_checkpoint(const fs::path& path, const CheckpointContents& contents) {
+  const TrainProgress& progress = contents.progress;
+  const TrainConfig& config = contents.config;
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, t] : contents.weights) tensors.emplace_back("weight." + name, t);
+  for (const auto& [name, m] : contents.moments) {
     tensors.emplace_back("exp_avg." + name, m.exp_avg);
     tensors.emplace_back("exp_avg_sq." + name, m.exp_avg_sq);
   }
-  for (const auto& [name, t] : ema) tensors.emplace_back("ema." + name, t);
+  for (const auto& [name, t] : contents.ema) tensors.emplace_back("ema." + name, t);
   const json state{{"format", kCheckpointFormat},
                    {"version", 1},
                    {"step", progress.step},
@@ -35,7 +50,7 @@ void write_train_checkpoint(const fs::path& path, const ParameterRegistry& regis
                    {"generator",
                     {{"kind", "philox4x32-10, keyed by (seed, step, position in the global batch)"},
                      {"seed", config.seed}}},
-                   {"adamw_steps", adamw.steps_taken()},
+                   {"adamw_steps", contents.adamw_steps},
                    {"config", config.to_json()},
                    {"model", config.model.string()}};
   io::write_hdf5(path, tensors, {{"state", state.dump()}});
@@ -82,14 +97,34 @@ CheckpointContents read_train_checkpoint(const fs::path& path) {
 void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& c, const fs::path& path) {
   for (const auto& p : registry.parameters()) {
     const auto it = c.weights.find(p->name);
-    SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->value.shape(),
+    SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->full_shape,
                 "{}: a checkpoint of another model: {} is {} there, the model has {}", path.string(), p->name,
-                it == c.weights.end() ? "missing" : it->second.shape().str(), p->value.shape().str());
-    p->value.copy_from(it->second);
+                it == c.weights.end() ? "missing" : it->second.shape().str(), p->full_shape.str());
+    p->value.copy_from(take_shard(it->second, p->shard));
   }
   SV_CHECK_AS(CheckpointError, c.weights.size() == registry.parameters().size(),
               "{}: a checkpoint of another model: it holds {} weights, the model {}", path.string(), c.weights.size(),
               registry.parameters().size());
+}
+
+std::map<std::string, AdamWMoments, std::less<>> local_moments(
+    const ParameterRegistry& registry, std::map<std::string, AdamWMoments, std::less<>> full) {
+  for (auto& [name, m] : full) {
+    const Parameter* p = registry.find(name);
+    SV_CHECK_AS(CheckpointError, p, "checkpoint: AdamW moments of {}, which the model does not have", name);
+    m.exp_avg = take_shard(m.exp_avg, p->shard);
+    m.exp_avg_sq = take_shard(m.exp_avg_sq, p->shard);
+  }
+  return full;
+}
+
+std::map<std::string, Tensor> local_tensors(const ParameterRegistry& registry, std::map<std::string, Tensor> full) {
+  for (auto& [name, t] : full) {
+    const Parameter* p = registry.find(name);
+    SV_CHECK_AS(CheckpointError, p, "checkpoint: EMA weights of {}, which the model does not have", name);
+    t = take_shard(t, p->shard);
+  }
+  return full;
 }
 
 fs::path checkpoint_path(const fs::path& run_dir, int64_t step) {

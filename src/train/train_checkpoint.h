@@ -42,6 +42,9 @@ struct CheckpointContents {
   std::map<std::string, Tensor> weights, ema;
 };
 
+// `contents` holds full tensors (gathered from the ranks that split them).
+void write_train_checkpoint(const std::filesystem::path& path, const CheckpointContents& contents);
+// One rank's whole state (every parameter held whole here).
 void write_train_checkpoint(const std::filesystem::path& path, const ParameterRegistry& registry, const AdamW& adamw,
                             const std::map<std::string, Tensor>& ema, const TrainProgress& progress,
                             const TrainConfig& config);
@@ -49,11 +52,17 @@ void write_train_checkpoint(const std::filesystem::path& path, const ParameterRe
 // or not a training checkpoint.
 CheckpointContents read_train_checkpoint(const std::filesystem::path& path);
 
-// Copies the checkpoint's weights into the registry's parameters;
-// CheckpointError naming `path` and the first tensor that is missing or
-// mis-shaped (a checkpoint of another model), or when it holds others.
+// Copies the checkpoint's weights into the registry's parameters, each rank
+// its slice (Shard); CheckpointError naming `path` and the first tensor that
+// is missing or mis-shaped (a checkpoint of another model), or when it holds
+// others.
 void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& contents,
                              const std::filesystem::path& path);
+// This rank's slices of full per-parameter tensors (AdamW moments, EMA
+// weights), by the registry's shard rules.
+std::map<std::string, AdamWMoments, std::less<>> local_moments(
+    const ParameterRegistry& registry, std::map<std::string, AdamWMoments, std::less<>> full);
+std::map<std::string, Tensor> local_tensors(const ParameterRegistry& registry, std::map<std::string, Tensor> full);
 
 // RUN_DIR/checkpoints/step-<N>.h5 and the complete ones there, newest first.
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, int64_t step);

@@ -22,6 +22,7 @@
 #include "train/batch_plan.h"
 #include "train/dataset.h"
 #include "train/dit_step.h"
+#include "layers/shard_tensors.h"
 #include "train/gradient_reduction.h"
 #include "train/metrics_log.h"
 #include "train/sample_videos.h"
@@ -111,6 +112,19 @@ double sum_across(Communicator& comm, double value) {
   return sum;
 }
 
+// The norm of the whole gradient under tensor parallel: the squares of split
+// parameters' slices are summed over tp, replicated ones counted once.
+double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp) {
+  double split = 0.0, replicated = 0.0;
+  for (const ParameterGradient& pg : list) {
+    double sum_sq = 0.0;
+    const float* g = pg.gradient.data<float>();
+    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
+    (pg.parameter->shard.is_replicated() ? replicated : split) += sum_sq;
+  }
+  return std::sqrt(sum_across(tp, split) + replicated);
+}
+
 // The index of the transformer block a parameter belongs to, or -1.
 int64_t block_of(const std::string& name) {
   constexpr std::string_view kPrefix = "transformer_blocks.";
@@ -182,8 +196,8 @@ RunState start_or_resume(const TrainerOptions& options) {
   s.adamw = std::make_unique<AdamW>(s.config.adamw);
   if (ckpt) {
     load_checkpoint_weights(s.model->registry(), *ckpt, checkpoint_path(options.run_dir, ckpt->progress.step));
-    s.adamw->restore(ckpt->adamw_steps, std::move(ckpt->moments));
-    s.ema = std::move(ckpt->ema);
+    s.adamw->restore(ckpt->adamw_steps, local_moments(s.model->registry(), std::move(ckpt->moments)));
+    s.ema = local_tensors(s.model->registry(), std::move(ckpt->ema));
     log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
   } else if (s.config.ema_decay > 0) {
     for (const auto& p : s.model->registry().parameters()) s.ema[p->name] = p->value.clone();
@@ -371,13 +385,32 @@ void update_ema(RunState& s) {
   }
 }
 
-void save_checkpoint(const RunState& s, const fs::path& run_dir, const MetricsLog& metrics) {
+// The run's state as full tensors: parameters split over tp are gathered
+// (every rank takes part; only world rank 0 writes the result).
+CheckpointContents full_state(const RunState& s, Communicator& tp) {
+  CheckpointContents c;
+  c.progress = s.progress;
+  c.config = s.config;
+  c.adamw_steps = s.adamw->steps_taken();
+  for (const auto& p : s.model->registry().parameters()) {
+    SV_CHECK(p->local && p->value.defined(), "checkpoint: {} is not held here", p->name);
+    c.weights[p->name] = gather_shards(p->value, p->shard, tp);
+    if (const AdamWMoments* m = s.adamw->moments(p->name)) {
+      c.moments[p->name] = AdamWMoments{gather_shards(m->exp_avg, p->shard, tp), gather_shards(m->exp_avg_sq, p->shard, tp)};
+    }
+    if (const auto e = s.ema.find(p->name); e != s.ema.end()) c.ema[p->name] = gather_shards(e->second, p->shard, tp);
+  }
+  return c;
+}
+
+void save_checkpoint(const CheckpointContents& state, const fs::path& run_dir, const MetricsLog& metrics) {
   fs::create_directories(run_dir / "checkpoints");
-  const fs::path path = checkpoint_path(run_dir, s.progress.step);
-  write_train_checkpoint(path, s.model->registry(), *s.adamw, s.ema, s.progress, s.config);
+  const fs::path path = checkpoint_path(run_dir, state.progress.step);
+  write_train_checkpoint(path, state);
+  const TrainConfig& config = state.config;
   // Keep the newest keep_checkpoints; never the one just written.
   const auto all = list_checkpoints(run_dir);
-  for (size_t i = static_cast<size_t>(s.config.keep_checkpoints); i < all.size(); ++i) {
+  for (size_t i = static_cast<size_t>(config.keep_checkpoints); i < all.size(); ++i) {
     std::error_code ec;
     fs::remove(all[i].second, ec);
   }
@@ -422,10 +455,7 @@ class TrainingLoop {
     while (s_.progress.step < s_.config.steps) {
       if (stop_agreed()) {
         next.wait();
-        if (writers_) {
-          save_checkpoint(s_, run_dir_, writers_->metrics);
-          writers_->tensorboard.flush();
-        }
+        checkpoint();
         groups_.world->barrier();  // the checkpoint is complete before any rank exits 75
         log_info("stopping at step {} ({}): checkpoint written; run the same command to continue", s_.progress.step,
                  stop_requested() ? fmt::format("signal {}", stop_signal_number()) : std::string("another rank's signal"));
@@ -440,10 +470,7 @@ class TrainingLoop {
       take_step(step, batch, m);
       m.step_s = seconds_since(start);
       report(step, m);
-      if (writers_ && (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps)) {
-        writers_->tensorboard.flush();
-        save_checkpoint(s_, run_dir_, writers_->metrics);
-      }
+      if (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps) checkpoint();
       if (samples_ && (s_.progress.step % s_.config.sample_every == 0 || s_.progress.step == s_.config.steps)) {
         write_samples();
       }
@@ -453,6 +480,14 @@ class TrainingLoop {
   }
 
  private:
+  // Every rank gathers what tp splits; world rank 0 writes.
+  void checkpoint() {
+    const CheckpointContents state = full_state(s_, *groups_.tp);
+    if (!writers_) return;
+    writers_->tensorboard.flush();
+    save_checkpoint(state, run_dir_, writers_->metrics);
+  }
+
   // Whether any rank got a stop signal: every rank checks at the same step
   // boundary, so all stop at the same step.
   bool stop_agreed() {
@@ -468,7 +503,7 @@ class TrainingLoop {
     grads_.zero();
     m.loss = runner_.accumulate(step, batch, grads_);
     const std::vector<ParameterGradient> list = parameter_gradients(s_.model->registry(), grads_);
-    m.grad_norm = AdamW::global_norm(list);
+    m.grad_norm = global_grad_norm(list, *groups_.tp);
     m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
     if (m.skipped) {
       ++s_.progress.skipped_steps;
@@ -484,7 +519,7 @@ class TrainingLoop {
       }
     } else {
       s_.progress.bad_in_a_row = 0;
-      m.clipped = s_.adamw->step(list, static_cast<float>(m.lr)).clipped;
+      m.clipped = s_.adamw->step(list, static_cast<float>(m.lr), m.grad_norm).clipped;
       update_ema(s_);
     }
     s_.progress.step = step + 1;

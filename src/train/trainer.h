@@ -29,7 +29,7 @@ struct TrainerOptions {
   TrainConfig config;        // resolved: model and data absolute
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
-  ParallelGroups groups = ParallelGroups::single();  // dp and sp (tp and pp not yet)
+  ParallelGroups groups = ParallelGroups::single();  // dp, sp, tp (pp not yet)
 };
 
 // ConfigError unless the global batch splits evenly over `dp` ranks and each

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Data- and sequence-parallel training under real ranks (issue 15, items 1-4
-# for dp and sp): dp=2, dp=4, dp=2 with micro-batches, sp=2 and sp=2 x dp=2
-# give one rank's per-step losses and final weights within the tolerances
-# below; world rank 0 alone writes the run directory; a run started at dp=4
-# resumes on one rank and continues the same curve; SIGUSR1 to one rank stops
+# Data-, sequence- and tensor-parallel training under real ranks (issue 15,
+# items 1-4 without pp and ZeRO): dp=2, dp=4, dp=2 with micro-batches, sp=2,
+# sp=2 x dp=2, tp=2 and tp=2 x dp=2 give one rank's per-step losses and final
+# weights within the tolerances below; world rank 0 alone writes the run
+# directory; a run started at dp=4, resumed at tp=2 x dp=2 and then on one rank
+# continues the same curve (layout-free checkpoints); SIGUSR1 to one rank stops
 # every rank at one step with a checkpoint (exit 75) and the run resumes from
 # it; a dp that does not match the world, a batch that does not split, and cfg
-# are refused (exit 2), tp training is not built yet (exit 8).
+# are refused (exit 2), pp training is not built yet (exit 8).
 #
 # parallel_training_test.sh SV MODEL WORK, with MPIEXEC ("mpirun -np") and
 # MPIEXEC_FLAGS in the environment.
@@ -65,7 +66,8 @@ train_on 1 one 8
 [[ $rc == 0 ]] || { cat "$WORK/one.log"; fail "one rank: exit $rc"; }
 
 for run in "2 dp2 --layout dp=2" "4 dp4 --grad-bucket-mb 0.05" "2 dp2_micro --micro-batch-size 1" \
-           "2 sp2 --layout sp=2" "4 sp2dp2 --layout sp=2,dp=2"; do
+           "2 sp2 --layout sp=2" "4 sp2dp2 --layout sp=2,dp=2" "2 tp2 --layout tp=2" \
+           "4 tp2dp2 --layout tp=2,dp=2"; do
   read -r ranks out extra <<< "$run"
   note "$out: $ranks ranks ${extra:-}"
   # shellcheck disable=SC2086
@@ -84,12 +86,15 @@ read -r total early <<< "$buckets"
 ((total > 2 && early > 0 && early < total)) || fail "dp4 with 0.05 MiB buckets: '$buckets' (total, early)"
 echo "dp4: $total buckets per step, $early sent during the backward"
 
-note "started at dp=4, resumed on one rank"
-train_on 4 resharded 4
+note "started at dp=4, resumed at tp=2 x dp=2, then on one rank"
+train_on 4 resharded 2
 [[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "dp=4 part: exit $rc"; }
+train_on 4 resharded 6 --layout tp=2
+[[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "tp=2 x dp=2 part: exit $rc"; }
+grep -q "resuming .* at step 2 of 6" "$WORK/resharded.log" || fail "the tp=2 x dp=2 part did not resume at step 2"
 train_on 1 resharded 8
 [[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "one-rank part: exit $rc"; }
-grep -q "resuming .* at step 4 of 8" "$WORK/resharded.log" || fail "the one-rank part did not resume at step 4"
+grep -q "resuming .* at step 6 of 8" "$WORK/resharded.log" || fail "the one-rank part did not resume at step 6"
 same_losses "$WORK/resharded/metrics.jsonl" "$WORK/one/metrics.jsonl" || fail "the resharded run left the curve"
 same_weights resharded one 8
 
@@ -126,7 +131,7 @@ train_on 2 bad_cfg 8 --layout cfg=2
 [[ $rc == 2 ]] && grep -q "cfg has no meaning in training" "$WORK/bad_cfg.log" || fail "cfg=2: exit $rc"
 train_on 3 bad_batch 8
 [[ $rc == 2 ]] && grep -q "does not split over 3 data-parallel ranks" "$WORK/bad_batch.log" || fail "batch 4 on 3: exit $rc"
-train_on 2 bad_tp 8 --layout tp=2
-[[ $rc == 8 ]] && grep -q "tp and pp training are not built yet" "$WORK/bad_tp.log" || fail "tp=2: exit $rc"
-for bad in bad_dp bad_cfg bad_batch bad_tp; do [[ ! -e $WORK/$bad ]] || fail "$bad: the refused run wrote $WORK/$bad"; done
+train_on 2 bad_pp 8 --layout pp=2
+[[ $rc == 8 ]] && grep -q "pipeline-parallel training is not built yet" "$WORK/bad_pp.log" || fail "pp=2: exit $rc"
+for bad in bad_dp bad_cfg bad_batch bad_pp; do [[ ! -e $WORK/$bad ]] || fail "$bad: the refused run wrote $WORK/$bad"; done
 echo "PASS"

@@ -90,8 +90,10 @@ Tensor DitSelfAttention::backward(const Tensor& dy, const ops::RopeGrid& grid, c
   const int64_t first = split.offsets[static_cast<size_t>(groups_.sp_rank())];
   ops::rope3d_backward_(dq, grid, first);
   ops::rope3d_backward_(dk, grid, first);
-  const Tensor dfused = ops::split_heads_backward({q_norm_.backward(dq, saved.q_norm, grads),
-                                                   k_norm_.backward(dk, saved.k_norm, grads), dv});
+  // Each tp rank normalised only its heads: the norms' weight gradients are summed over tp.
+  Communicator& tp = *groups_.tp;
+  const Tensor dfused = ops::split_heads_backward({q_norm_.backward(dq, saved.q_norm, grads, tp),
+                                                   k_norm_.backward(dk, saved.k_norm, grads, tp), dv});
   return wqkv_.backward(dfused, saved.wqkv, grads);
 }
 
@@ -135,8 +137,9 @@ DitCrossAttention::InputGradients DitCrossAttention::backward(const Tensor& dy,
   const Tensor dout = split_last(wo_.backward(dy, saved.wo, grads), heads_, head_dim_);
   const ops::AttentionGrads g = ops::attention_backward(saved.q, saved.k, saved.v, saved.out, dout, kv_lens,
                                                         attention_scale(head_dim_), &saved.lse);
-  const Tensor dq = q_norm_.backward(g.dq, saved.q_norm, grads);
-  const Tensor dkv = ops::split_heads_backward({k_norm_.backward(g.dk, saved.k_norm, grads), g.dv});
+  Communicator& tp = *groups_.tp;
+  const Tensor dq = q_norm_.backward(g.dq, saved.q_norm, grads, tp);
+  const Tensor dkv = ops::split_heads_backward({k_norm_.backward(g.dk, saved.k_norm, grads, tp), g.dv});
   InputGradients result;
   result.dx = wq_.backward(merge_heads(dq.contiguous()), saved.wq, grads);
   result.dtext = wkv_.backward(dkv, saved.wkv, grads);
