@@ -84,6 +84,9 @@ int cmd_train(const Args& args, const Context& context) {
       "grad-bucket-mb", po::value(&c.grad_bucket_mb)->default_value(c.grad_bucket_mb),
       "data parallel: gradients are summed over the ranks in buckets of about this many MiB, each sent\n"
       "as soon as the backward fills it")(
+      "step-timeout", po::value(&c.step_timeout)->default_value(c.step_timeout),
+      "multi-rank: seconds a step may make no progress before the job is ended (exit 6; a hung or dead\n"
+      "rank); 0: 10x the slowest step so far, at least 60 s (900 s for the first step)")(
       "checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every), "steps between checkpoints")(
       "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "newest checkpoints kept")(
       "log-every", po::value(&c.log_every)->default_value(c.log_every), "steps between progress lines")(
@@ -127,7 +130,8 @@ int cmd_train(const Args& args, const Context& context) {
   check_model_directory(c.model);
   const DitConfig dit = DitConfig::from_file(c.model / "transformer" / "config.json");
   train::TrainerOptions options{c, fs::path(out), !parsed.vm["steps"].defaulted(),
-                                make_parallel_groups(context.mpi, layout, dit.num_attention_heads, dit.num_layers)};
+                                make_parallel_groups(context.mpi, layout, dit.num_attention_heads, dit.num_layers),
+                                [&context](int code) { context.mpi.abort(code); }};
   as_usage_error([&] {
     train::check_batch_splits(c, options.groups.dp_size);
     return 0;

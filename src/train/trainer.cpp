@@ -17,15 +17,17 @@
 #include "core/sha256.h"
 #include "core/stop_signal.h"
 #include "io/durable_file.h"
+#include "jobs/fault_injection.h"
 #include "jobs/run_lock.h"
+#include "layers/shard_tensors.h"
 #include "models/model_directory.h"
 #include "train/batch_plan.h"
 #include "train/dataset.h"
 #include "train/dit_step.h"
-#include "layers/shard_tensors.h"
 #include "train/gradient_reduction.h"
 #include "train/metrics_log.h"
 #include "train/sample_videos.h"
+#include "train/step_watchdog.h"
 #include "train/tensorboard_writer.h"
 #include "train/train_checkpoint.h"
 
@@ -439,10 +441,18 @@ struct RunWriters {
 // computes).
 class TrainingLoop {
  public:
-  TrainingLoop(RunState& s, const Dataset& data, const Split& split, const fs::path& run_dir,
-               const ParallelGroups& groups)
-      : s_(s), run_dir_(run_dir), groups_(groups), runner_(s, data, split, groups), first_step_(s.progress.step) {
-    if (groups.world_rank != 0) return;
+  TrainingLoop(RunState& s, const Dataset& data, const Split& split, const TrainerOptions& options)
+      : s_(s),
+        run_dir_(options.run_dir),
+        groups_(options.groups),
+        runner_(s, data, split, options.groups),
+        faults_(options.groups.world_rank),
+        first_step_(s.progress.step) {
+    if (groups_.world_size > 1 && options.abort_job) {
+      watchdog_ = std::make_unique<StepWatchdog>(s.config.step_timeout, options.abort_job);
+    }
+    if (groups_.world_rank != 0) return;
+    const fs::path& run_dir = run_dir_;
     writers_.reset(
         new RunWriters{MetricsLog(run_dir / "metrics.jsonl", s.progress.step), TensorBoardWriter(run_dir / "tensorboard")});
     if (s.config.sample_every > 0) samples_ = std::make_unique<SampleVideos>(s.config.model, sample_settings(data, split));
@@ -453,9 +463,11 @@ class TrainingLoop {
     // The starting point of the validation curve (in step 0's record).
     if (s_.config.validate_every > 0 && s_.progress.step == 0) val_loss_start_ = runner_.validation_loss();
     while (s_.progress.step < s_.config.steps) {
+      if (watchdog_) watchdog_->begin(s_.progress.step);
       if (stop_agreed()) {
         next.wait();
         checkpoint();
+        if (watchdog_) watchdog_->end();
         groups_.world->barrier();  // the checkpoint is complete before any rank exits 75
         log_info("stopping at step {} ({}): checkpoint written; run the same command to continue", s_.progress.step,
                  stop_requested() ? fmt::format("signal {}", stop_signal_number()) : std::string("another rank's signal"));
@@ -471,8 +483,14 @@ class TrainingLoop {
       m.step_s = seconds_since(start);
       report(step, m);
       if (s_.progress.step % s_.config.checkpoint_every == 0 || s_.progress.step == s_.config.steps) checkpoint();
-      if (samples_ && (s_.progress.step % s_.config.sample_every == 0 || s_.progress.step == s_.config.steps)) {
-        write_samples();
+      if (watchdog_) watchdog_->end();
+      const bool samples_due = s_.config.sample_every > 0 &&
+                               (s_.progress.step % s_.config.sample_every == 0 || s_.progress.step == s_.config.steps);
+      if (samples_due) {
+        // World rank 0 alone (refused under model parallel), outside the watched window; the
+        // others wait here, not in the next step's collectives where their watchdogs run.
+        if (samples_) write_samples();
+        groups_.world->barrier();
       }
     }
     groups_.world->barrier();  // the last checkpoint is complete before any rank exits 0
@@ -499,6 +517,7 @@ class TrainingLoop {
   // Gradients, then an AdamW step, or a skipped step when the loss or a
   // gradient is not finite (too many in a row end the run).
   void take_step(int64_t step, const LoadedBatch& batch, StepMetrics& m) {
+    faults_.at_step("train", step);  // tests only (STEPVIDEO_INJECT_FAULTS)
     m.lr = s_.config.learning_rate(step);
     grads_.zero();
     m.loss = runner_.accumulate(step, batch, grads_);
@@ -601,6 +620,8 @@ class TrainingLoop {
   const ParallelGroups& groups_;
   StepRunner runner_;
   std::unique_ptr<RunWriters> writers_;  // world rank 0 only
+  jobs::FaultInjector faults_;
+  std::unique_ptr<StepWatchdog> watchdog_;  // multi-rank runs
   Gradients grads_;
   int64_t first_step_;
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
@@ -653,7 +674,7 @@ TrainOutcome train(const TrainerOptions& options) {
            s.config.batch_size / groups.dp_size, groups.dp_size,
            StepRunner::local_micro_batch(s.config, groups.dp_size));
   const LargeBlockReuse reuse;  // every step allocates the same activations
-  return TrainingLoop(s, data, split, run_dir, groups).run();
+  return TrainingLoop(s, data, split, options).run();
 }
 
 }  // namespace sv::train

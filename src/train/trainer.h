@@ -14,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 
 #include "parallel/parallel_groups.h"
 #include "train/train_config.h"
@@ -30,6 +31,9 @@ struct TrainerOptions {
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
   ParallelGroups groups = ParallelGroups::single();  // dp, sp, tp (pp not yet)
+  // Ends every rank of the job with an exit code (MpiRuntime::abort): the
+  // step watchdog's way out when a peer hangs. Unset: no watchdog.
+  std::function<void(int)> abort_job;
 };
 
 // ConfigError unless the global batch splits evenly over `dp` ranks and each

@@ -6,8 +6,10 @@
 # directory; a run started at dp=4, resumed at tp=2 x dp=2 and then on one rank
 # continues the same curve (layout-free checkpoints); SIGUSR1 to one rank stops
 # every rank at one step with a checkpoint (exit 75) and the run resumes from
-# it; a dp that does not match the world, a batch that does not split, and cfg
-# are refused (exit 2), pp training is not built yet (exit 8).
+# it; a rank that hangs (the step watchdog) or dies mid-step ends the job
+# within 30 s and the next start resumes from the newest checkpoint; a dp that
+# does not match the world, a batch that does not split, and cfg are refused
+# (exit 2), pp training is not built yet (exit 8).
 #
 # parallel_training_test.sh SV MODEL WORK, with MPIEXEC ("mpirun -np") and
 # MPIEXEC_FLAGS in the environment.
@@ -122,6 +124,21 @@ stop_steps=$(sed -n 's/.*stopping at step \([0-9]*\).*/\1/p' "$WORK/stopped.log"
 train_on 2 stopped $((stop_steps + 1))
 [[ $rc == 0 ]] || { cat "$WORK/stopped.log"; fail "resume after the stop: exit $rc"; }
 grep -q "resuming .* at step $stop_steps of $((stop_steps + 1))" "$WORK/stopped.log" || fail "did not resume at $stop_steps"
+
+note "a hung rank: every rank's watchdog ends the job; the next start resumes"
+for fault in hang die; do
+  start=$(date +%s)
+  STEPVIDEO_INJECT_FAULTS=$fault:train@1@3 train_on 2 "$fault" 8 --step-timeout 5
+  secs=$(($(date +%s) - start))
+  [[ $rc != 0 ]] || fail "$fault at rank 1, step 3: the job exited 0"
+  ((secs < 30)) || fail "$fault at rank 1, step 3: the job took $secs s to end"
+  if [[ $fault == hang ]]; then
+    [[ $rc == 6 ]] && grep -q "step 3 made no progress for" "$WORK/hang.log" || { cat "$WORK/hang.log"; fail "hang: exit $rc"; }
+  fi
+  echo "$fault at rank 1, step 3: exit $rc after $secs s"
+  train_on 2 "$fault" 8
+  [[ $rc == 0 ]] && grep -q "resuming .* at step 2 of 8" "$WORK/$fault.log" || fail "$fault: no resume from step 2"
+done
 
 note "refused layouts and batches"
 train_on 2 bad_dp 8 --layout dp=4
