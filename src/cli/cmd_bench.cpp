@@ -321,7 +321,7 @@ int cmd_bench(const Args& args, const Context& context) {
   }
   if (args[0] == "dit") return bench_dit(Args(args.begin() + 1, args.end()), context);
   if (args[0] == "vae") return bench_vae(Args(args.begin() + 1, args.end()));
-  if (args[0] == "train") return bench_train(Args(args.begin() + 1, args.end()));
+  if (args[0] == "train") return bench_train(Args(args.begin() + 1, args.end()), context);
   throw po::error("unknown benchmark '" + args[0] + "' (available: dit, train, vae)");
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/error.h"
 
@@ -105,6 +106,47 @@ void BucketedGradientReduction::finish() {
   last_step_ = StepCounts{static_cast<int64_t>(in_flight_.size()), early};
   in_flight_.clear();
   done_ = 0;
+}
+
+namespace {
+
+// The index of the transformer block a parameter belongs to, or -1.
+int64_t block_of(const std::string& name) {
+  constexpr std::string_view kPrefix = "transformer_blocks.";
+  if (!name.starts_with(kPrefix)) return -1;
+  return std::stoll(name.substr(kPrefix.size()));
+}
+
+}  // namespace
+
+DitGradientReduction::DitGradientReduction(const ParameterRegistry& registry, std::shared_ptr<Communicator> group,
+                                           int64_t bucket_bytes)
+    : reduction_(std::move(group), bucket_bytes) {
+  for (const auto& p : registry.parameters()) {
+    if (!p->local) continue;
+    const int64_t block = block_of(p->name);
+    if (block < 0) {
+      outside_blocks_.push_back(p.get());
+      continue;
+    }
+    if (static_cast<size_t>(block) >= block_params_.size()) block_params_.resize(static_cast<size_t>(block) + 1);
+    block_params_[static_cast<size_t>(block)].push_back(p.get());
+  }
+}
+
+void DitGradientReduction::add(Gradients& grads, const std::vector<const Parameter*>& params) {
+  for (const Parameter* p : params) {
+    if (const Tensor* g = grads.find(*p)) reduction_.add(*g);
+  }
+}
+
+void DitGradientReduction::block_done(Gradients& grads, int64_t index) {
+  add(grads, block_params_.at(static_cast<size_t>(index)));
+}
+
+void DitGradientReduction::finish(Gradients& grads) {
+  add(grads, outside_blocks_);
+  reduction_.finish();
 }
 
 }  // namespace sv::train

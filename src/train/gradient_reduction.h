@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "layers/gradients.h"
+#include "layers/parameter.h"
 #include "parallel/communicator.h"
 
 namespace sv::train {
@@ -71,6 +73,27 @@ class BucketedGradientReduction {
   bool stopping_ = false;
   std::exception_ptr error_;
   std::thread thread_;
+};
+
+// The DiT's gradients through a BucketedGradientReduction: each block's
+// parameters as the backward finishes the block (DitTrainingOptions::
+// block_gradients_done), the rest (embeddings, output layer) at the end.
+class DitGradientReduction {
+ public:
+  DitGradientReduction(const ParameterRegistry& registry, std::shared_ptr<Communicator> group, int64_t bucket_bytes);
+
+  // Hands over block `index`'s gradients (the backward is done with them).
+  void block_done(Gradients& grads, int64_t index);
+  // Hands over the rest and waits: grads then hold the sums over the group.
+  void finish(Gradients& grads);
+  BucketedGradientReduction::StepCounts last_step() const { return reduction_.last_step(); }
+
+ private:
+  void add(Gradients& grads, const std::vector<const Parameter*>& params);
+
+  BucketedGradientReduction reduction_;
+  std::vector<std::vector<const Parameter*>> block_params_;
+  std::vector<const Parameter*> outside_blocks_;
 };
 
 }  // namespace sv::train

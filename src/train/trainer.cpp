@@ -127,13 +127,6 @@ double global_grad_norm(std::span<const ParameterGradient> list, Communicator& t
   return std::sqrt(sum_across(tp, split) + replicated);
 }
 
-// The index of the transformer block a parameter belongs to, or -1.
-int64_t block_of(const std::string& name) {
-  constexpr std::string_view kPrefix = "transformer_blocks.";
-  if (!name.starts_with(kPrefix)) return -1;
-  return std::stoll(name.substr(kPrefix.size()));
-}
-
 Tensor stack(const std::vector<Tensor>& rows) {
   Shape shape = rows.front().shape();
   std::vector<int64_t> dims{static_cast<int64_t>(rows.size())};
@@ -225,18 +218,8 @@ class StepRunner {
         local_batch_(state.config.batch_size / groups.dp_size),
         micro_(local_micro_batch(state.config, groups.dp_size)) {
     if (groups.dp_sp->size() > 1) {
-      reduction_ = std::make_unique<BucketedGradientReduction>(
-          groups.dp_sp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
-      for (const auto& p : s_.model->registry().parameters()) {
-        if (!p->local) continue;
-        const int64_t block = block_of(p->name);
-        if (block < 0) {
-          outside_blocks_.push_back(p.get());
-          continue;
-        }
-        if (static_cast<size_t>(block) >= block_params_.size()) block_params_.resize(static_cast<size_t>(block) + 1);
-        block_params_[static_cast<size_t>(block)].push_back(p.get());
-      }
+      reduction_ = std::make_unique<DitGradientReduction>(
+          s_.model->registry(), groups.dp_sp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
     }
   }
 
@@ -280,13 +263,12 @@ class StepRunner {
       DitTrainingOptions options{c.activation_checkpointing, {}};
       // The last micro-batch completes each block's gradients: reduce them at once.
       if (reduction_ && first + micro_ == local_batch_) {
-        options.block_gradients_done = [&](int64_t block) { reduce(grads, block_params_[static_cast<size_t>(block)]); };
+        options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
       }
       loss += share * dit_flow_matching_step(*s_.model, b, options, grads, share).loss;
     }
     if (reduction_) {
-      reduce(grads, outside_blocks_);
-      reduction_->finish();
+      reduction_->finish(grads);
       if (!reported_buckets_ && groups_.world_rank == 0) {
         const auto counts = reduction_->last_step();
         log_info("gradients summed over {} ranks (dp x sp) in {} buckets, {} of them sent during the backward",
@@ -322,12 +304,6 @@ class StepRunner {
 
  private:
   int64_t first_position() const { return static_cast<int64_t>(groups_.coords.dp) * local_batch_; }
-
-  void reduce(Gradients& grads, const std::vector<const Parameter*>& params) {
-    for (const Parameter* p : params) {
-      if (const Tensor* g = grads.find(*p)) reduction_->add(*g);
-    }
-  }
 
   static std::vector<std::string> buckets(const Dataset& data, const Split& split) {
     std::vector<std::string> b;
@@ -370,9 +346,7 @@ class StepRunner {
   const ParallelGroups& groups_;
   BatchPlan plan_;
   int64_t local_batch_, micro_;
-  std::unique_ptr<BucketedGradientReduction> reduction_;  // with dp > 1
-  std::vector<std::vector<const Parameter*>> block_params_;
-  std::vector<const Parameter*> outside_blocks_;
+  std::unique_ptr<DitGradientReduction> reduction_;  // with dp x sp > 1
   bool reported_buckets_ = false;
 };
 

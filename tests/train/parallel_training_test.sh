@@ -125,10 +125,10 @@ train_on 2 stopped $((stop_steps + 1))
 [[ $rc == 0 ]] || { cat "$WORK/stopped.log"; fail "resume after the stop: exit $rc"; }
 grep -q "resuming .* at step $stop_steps of $((stop_steps + 1))" "$WORK/stopped.log" || fail "did not resume at $stop_steps"
 
-note "a hung rank: every rank's watchdog ends the job; the next start resumes"
+note "a hung or dead rank of four (tp=2 x dp=2): the job ends; the next start resumes"
 for fault in hang die; do
   start=$(date +%s)
-  STEPVIDEO_INJECT_FAULTS=$fault:train@1@3 train_on 2 "$fault" 8 --step-timeout 5
+  STEPVIDEO_INJECT_FAULTS=$fault:train@1@3 train_on 4 "$fault" 8 --layout tp=2 --step-timeout 5
   secs=$(($(date +%s) - start))
   [[ $rc != 0 ]] || fail "$fault at rank 1, step 3: the job exited 0"
   ((secs < 30)) || fail "$fault at rank 1, step 3: the job took $secs s to end"
@@ -136,7 +136,7 @@ for fault in hang die; do
     [[ $rc == 6 ]] && grep -q "step 3 made no progress for" "$WORK/hang.log" || { cat "$WORK/hang.log"; fail "hang: exit $rc"; }
   fi
   echo "$fault at rank 1, step 3: exit $rc after $secs s"
-  train_on 2 "$fault" 8
+  train_on 4 "$fault" 8 --layout tp=2
   [[ $rc == 0 ]] && grep -q "resuming .* at step 2 of 8" "$WORK/$fault.log" || fail "$fault: no resume from step 2"
 done
 
