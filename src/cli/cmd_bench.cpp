@@ -79,16 +79,7 @@ int bench_dit(const Args& args, const Context& context) {
   config.clip_channels = 0;
   // Every group communicator is wrapped so the bytes each rank sends are counted.
   ParallelGroups groups = make_parallel_groups(context.mpi, layout, heads, layers);
-  std::vector<std::shared_ptr<CountingCommunicator>> counters;
-  for (std::shared_ptr<Communicator>* g : {&groups.tp, &groups.sp, &groups.pp, &groups.cfg}) {
-    counters.push_back(std::make_shared<CountingCommunicator>(*g));
-    *g = counters.back();
-  }
-  auto bytes_sent = [&counters] {
-    int64_t total = 0;
-    for (const auto& c : counters) total += c->bytes_sent();
-    return total;
-  };
+  const SentBytes sent({&groups.tp, &groups.sp, &groups.pp, &groups.cfg});
   DitModel model(config, groups);
   init_parameters_random(model.registry(), static_cast<uint64_t>(seed));
 
@@ -109,28 +100,18 @@ int bench_dit(const Args& args, const Context& context) {
   int64_t bytes_per_forward = 0;
   for (int64_t r = 0; r <= reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    const int64_t bytes_before = bytes_sent();
+    const int64_t bytes_before = sent.total();
     const Tensor out = model.forward(in);
-    bytes_per_forward = bytes_sent() - bytes_before;
+    bytes_per_forward = sent.total() - bytes_before;
     const double s = seconds_since(start);
     log_info("bench dit: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
     if (r > 0) times.push_back(s);
   }
   std::sort(times.begin(), times.end());
   const double median = median_of(times);
-  // The slowest rank sets the pace; report its time and every rank's bytes.
-  double median_max = median;
-  int64_t bytes_max = bytes_per_forward;
-  if (groups.world_size > 1) {
-    std::vector<float> all(static_cast<size_t>(groups.world_size));
-    const std::vector<int64_t> ones(static_cast<size_t>(groups.world_size), 1);
-    const auto mine = static_cast<float>(median);
-    groups.world->all_gatherv(&mine, all.data(), ones);
-    median_max = *std::max_element(all.begin(), all.end());
-    const auto my_bytes = static_cast<float>(bytes_per_forward);
-    groups.world->all_gatherv(&my_bytes, all.data(), ones);
-    bytes_max = static_cast<int64_t>(*std::max_element(all.begin(), all.end()));
-  }
+  // The slowest rank sets the pace; report its time and the largest rank's bytes.
+  const double median_max = max_over(*groups.world, static_cast<float>(median));
+  const int64_t bytes_max = max_over(*groups.world, bytes_per_forward);
   // Analytic bytes one rank sends per forward (ring all-reduce, pairwise all-to-all):
   // TP: 3 all-reduces of the [B, S/sp, D] activation per block, 2 (T-1)/T of it each;
   // SP: 4 all-to-alls of [B, S/sp, D/tp] per block (q, k, v out, o back), (S-1)/S of it
@@ -148,13 +129,7 @@ int bench_dit(const Args& args, const Context& context) {
   // rank reads only its slice) and activations with sp.
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  float rss_mib = static_cast<float>(usage.ru_maxrss) / 1024.0f;
-  if (groups.world_size > 1) {
-    std::vector<float> all(static_cast<size_t>(groups.world_size));
-    const std::vector<int64_t> ones(static_cast<size_t>(groups.world_size), 1);
-    groups.world->all_gatherv(&rss_mib, all.data(), ones);
-    rss_mib = *std::max_element(all.begin(), all.end());
-  }
+  const float rss_mib = max_over(*groups.world, static_cast<float>(usage.ru_maxrss) / 1024.0f);
   if (groups.world_rank != 0) return kExitOk;
   nlohmann::ordered_json j;
   j["bench"] = "dit";

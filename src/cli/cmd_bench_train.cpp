@@ -53,27 +53,6 @@ double gemm_gflops(int64_t rows, int64_t dim, int64_t reps) {
          median_of(times) / 1e9;
 }
 
-// The largest of every rank's value (the slowest rank sets the pace).
-float max_over(Communicator& world, float mine) {
-  if (world.size() == 1) return mine;
-  std::vector<float> all(static_cast<size_t>(world.size()));
-  world.all_gatherv(&mine, all.data(), std::vector<int64_t>(static_cast<size_t>(world.size()), 1));
-  return *std::max_element(all.begin(), all.end());
-}
-
-// The same for a count: sent as two 24-bit halves, each exact in a float.
-int64_t max_over(Communicator& world, int64_t mine) {
-  if (world.size() == 1) return mine;
-  const float halves[2] = {static_cast<float>(mine >> 24), static_cast<float>(mine & 0xFFFFFF)};
-  std::vector<float> all(2 * static_cast<size_t>(world.size()));
-  world.all_gatherv(halves, all.data(), std::vector<int64_t>(static_cast<size_t>(world.size()), 2));
-  int64_t largest = 0;
-  for (size_t r = 0; r < all.size(); r += 2) {
-    largest = std::max(largest, (static_cast<int64_t>(all[r]) << 24) + static_cast<int64_t>(all[r + 1]));
-  }
-  return largest;
-}
-
 // Bytes one rank sends in a step, as CountingCommunicator counts them (ring
 // all-reduce 2 (n-1)/n of the buffer, pairwise all-to-all, ring all-gather).
 // tp, per block: forward 3 all-reduces of the [b, S/sp, D] activation (the
@@ -148,17 +127,7 @@ int bench_train(const Args& args, const Context& context) {
     throw po::error(fmt::format("--batch {} does not split over {} data-parallel replicas", batch, groups.dp_size));
   }
   const int64_t local_batch = batch / groups.dp_size;
-  // Every communicator the step uses counts the bytes this rank sends.
-  std::vector<std::shared_ptr<CountingCommunicator>> counters;
-  for (std::shared_ptr<Communicator>* g : {&groups.tp, &groups.sp, &groups.dp_sp}) {
-    counters.push_back(std::make_shared<CountingCommunicator>(*g));
-    *g = counters.back();
-  }
-  auto bytes_sent = [&counters] {
-    int64_t total = 0;
-    for (const auto& c : counters) total += c->bytes_sent();
-    return total;
-  };
+  const SentBytes sent({&groups.tp, &groups.sp, &groups.dp_sp});  // every communicator the step uses
   DitModel model(config, groups);
   init_parameters_random(model.registry(), static_cast<uint64_t>(seed));
   std::unique_ptr<train::DitGradientReduction> reduction;
@@ -189,12 +158,12 @@ int bench_train(const Args& args, const Context& context) {
     grads.zero();
     groups.world->barrier();  // the ranks start each step together
     const auto start = std::chrono::steady_clock::now();
-    const int64_t bytes_before = bytes_sent();
+    const int64_t bytes_before = sent.total();
     DitTrainingOptions options{checkpointing == "on", {}};
     if (reduction) options.block_gradients_done = [&](int64_t block) { reduction->block_done(grads, block); };
     train::dit_flow_matching_step(model, b, options, grads, static_cast<double>(local_batch) / static_cast<double>(batch));
     if (reduction) reduction->finish(grads);
-    step_bytes = bytes_sent() - bytes_before;
+    step_bytes = sent.total() - bytes_before;
     const double s = seconds_since(start);
     log_info("bench train: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
     if (r > 0) times.push_back(s);
