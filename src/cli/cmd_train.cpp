@@ -131,7 +131,7 @@ int cmd_train(const Args& args, const Context& context) {
   const DitConfig dit = DitConfig::from_file(c.model / "transformer" / "config.json");
   train::TrainerOptions options{c, fs::path(out), !parsed.vm["steps"].defaulted(),
                                 make_parallel_groups(context.mpi, layout, dit.num_attention_heads, dit.num_layers),
-                                [&context](int code) { context.mpi.abort(code); }};
+                                [&context] { context.mpi.abort(kExitComm); }};
   as_usage_error([&] {
     train::check_batch_splits(c, options.groups.dp_size);
     return 0;

@@ -4,14 +4,13 @@
 
 #include <fmt/format.h>
 
-#include "cli/exit_codes.h"
 #include "core/elapsed.h"
 #include "core/log.h"
 
 namespace sv::train {
 
-StepWatchdog::StepWatchdog(double limit_s, std::function<void(int)> abort_job)
-    : fixed_limit_(limit_s), abort_job_(std::move(abort_job)), thread_([this] { watch(); }) {}
+StepWatchdog::StepWatchdog(double limit_s, std::function<void()> end_job)
+    : fixed_limit_(limit_s), end_job_(std::move(end_job)), thread_([this] { watch(); }) {}
 
 StepWatchdog::~StepWatchdog() {
   {
@@ -54,7 +53,7 @@ void StepWatchdog::watch() {
                          "job. Run the same command to resume from the newest checkpoint",
                          step, elapsed, allowed,
                          fixed_limit_ > 0 ? ", --step-timeout" : ": 10x the slowest step, --step-timeout"));
-    abort_job_(cli::kExitComm);
+    end_job_();
     return;
   }
 }

@@ -1,7 +1,8 @@
 // Ends a multi-rank training job whose step makes no progress. When a peer
 // hangs (or dies without the launcher noticing), every other rank waits in a
 // collective forever; each rank runs this watchdog, and the first to see its
-// step outlive the limit logs why and aborts the whole job (exit 6), so a
+// step outlive the limit logs why and ends the whole job (`end_job`: the
+// command aborts every rank with its exit code, 6 for `train`), so a
 // requeued job resumes from the newest checkpoint instead of burning its
 // allocation.
 #pragma once
@@ -20,7 +21,7 @@ class StepWatchdog {
   // times the slowest finished step and at least kMinimumAutoLimit, and
   // kFirstStepLimit while no step has finished (the first step warms up).
   static constexpr double kMinimumAutoLimit = 60.0, kFirstStepLimit = 900.0;
-  StepWatchdog(double limit_s, std::function<void(int)> abort_job);
+  StepWatchdog(double limit_s, std::function<void()> end_job);
   ~StepWatchdog();
   StepWatchdog(const StepWatchdog&) = delete;
   StepWatchdog& operator=(const StepWatchdog&) = delete;
@@ -34,7 +35,7 @@ class StepWatchdog {
   void watch();
 
   double fixed_limit_;
-  std::function<void(int)> abort_job_;
+  std::function<void()> end_job_;
   std::mutex mutex_;
   bool watching_ = false, quit_ = false;
   int64_t step_ = 0;

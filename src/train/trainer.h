@@ -31,9 +31,9 @@ struct TrainerOptions {
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
   ParallelGroups groups = ParallelGroups::single();  // dp, sp, tp (pp not yet)
-  // Ends every rank of the job with an exit code (MpiRuntime::abort): the
+  // Ends every rank of the job (the command aborts with its exit code): the
   // step watchdog's way out when a peer hangs. Unset: no watchdog.
-  std::function<void(int)> abort_job;
+  std::function<void()> abort_job;
 };
 
 // ConfigError unless the global batch splits evenly over `dp` ranks and each
