@@ -12,8 +12,10 @@ target_link_libraries(stepvideo_mpi_tests PRIVATE stepvideo_core GTest::gtest)
 
 # The collective guard (STEPVIDEO_CHECK_COLLECTIVES): matching operations pass, every
 # kind of mismatch fails on every rank with each rank's operation named. And the
-# data-parallel gradient reduction: exact sums, the same bits on every rank.
-add_executable(stepvideo_mpi_comm_tests mpi/test_checked_communicator.cpp mpi/test_gradient_reduction.cpp)
+# data-parallel gradient reduction: exact sums, the same bits on every rank; ZeRO-1
+# (ShardedAdamW): the same weights and moments as AdamW on the summed gradients.
+add_executable(stepvideo_mpi_comm_tests mpi/test_checked_communicator.cpp mpi/test_gradient_reduction.cpp
+                                        mpi/test_sharded_adamw.cpp)
 target_compile_options(stepvideo_mpi_comm_tests PRIVATE ${STEPVIDEO_WARNINGS})
 target_link_libraries(stepvideo_mpi_comm_tests PRIVATE stepvideo_core GTest::gtest)
 foreach(_ranks 2 3)

@@ -3,7 +3,9 @@
 // the GEMM rate of this machine measured in the same run (the ceiling the
 // step's matrix products can reach). Under mpirun with --layout, the step of
 // each rank's share (the gradient sum over dp x sp included) and the bytes
-// every rank sends, beside their analytic count. One JSON line on stdout.
+// every rank sends, beside their analytic count. With --optimizer on (or
+// --zero 1) the step ends with AdamW, and the optimizer state per rank is
+// reported. One JSON line on stdout.
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -28,6 +30,7 @@
 #include "parallel/mpi_groups.h"
 #include "train/dit_step.h"
 #include "train/gradient_reduction.h"
+#include "train/sharded_adamw.h"
 
 namespace sv::cli {
 
@@ -61,9 +64,12 @@ double gemm_gflops(int64_t rows, int64_t dim, int64_t reps) {
 // weight gradient (q/k norms). sp, per block: 4 all-to-alls of [b, S/sp, D/tp]
 // each way, and the all-gather of the [b, S/sp, 64] output. dp x sp: the
 // gradient buckets, a reduce-scatter and an all-gather each (2 (n-1)/n of the
-// gradient; the padding of each bucket to a multiple of n is not counted).
+// gradient; the padding of each bucket to a multiple of n is not counted;
+// under ZeRO-1 the all-gather carries weights instead, the same size).
+// AdamW's global norm: an all-gather of two floats per rank over tp, and
+// under ZeRO-1 two more over dp x sp.
 double analytic_step_bytes(const DitConfig& c, const Layout& l, int64_t local_batch, int64_t tokens, int64_t text,
-                           int dp_sp, int64_t gradient_elements) {
+                           int dp_sp, int64_t gradient_elements, const std::string& optimizer) {
   const double f32 = 4.0, d = static_cast<double>(c.inner_dim()), layers = static_cast<double>(c.num_layers);
   const double act = static_cast<double>(local_batch) * static_cast<double>(tokens) / l.sp * d * f32;
   const double text_act = static_cast<double>(local_batch) * static_cast<double>(text) * d * f32;
@@ -77,6 +83,8 @@ double analytic_step_bytes(const DitConfig& c, const Layout& l, int64_t local_ba
     bytes += static_cast<double>(local_batch) * static_cast<double>(tokens) / l.sp * 64 * f32 * (l.sp - 1);
   }
   if (dp_sp > 1) bytes += 2.0 * (dp_sp - 1) / dp_sp * static_cast<double>(gradient_elements) * f32;
+  if (optimizer != "none") bytes += 2.0 * f32 * (l.tp - 1);
+  if (optimizer == "zero1") bytes += 2.0 * 2.0 * f32 * (dp_sp - 1);
   return bytes;
 }
 
@@ -86,7 +94,8 @@ int bench_train(const Args& args, const Context& context) {
   int64_t heads = 16, layers = 4, frames = 2, height = 24, width = 22, text = 300, caption = 6144, batch = 2,
           reps = 3, seed = 0;
   double one_rank_s = 0.0;
-  std::string checkpointing = "off", layout_text;
+  int zero = 0;
+  std::string checkpointing = "off", layout_text, optimizer_flag = "off";
   po::options_description opts(
       "stepvideo bench train [options]\n\nOne training step (forward, flow-matching loss, backward) of the DiT "
       "with random f32 weights: the shapes of `bench dit`; FLOPs counted as 3x the forward's");
@@ -104,6 +113,10 @@ int bench_train(const Args& args, const Context& context) {
       "on: recompute each block in backward")(
       "layout", po::value(&layout_text)->default_value(""),
       "under mpirun: tp=T,sp=S[,dp=D]; --batch is the global batch, split over the dp replicas")(
+      "optimizer", po::value(&optimizer_flag)->default_value(optimizer_flag),
+      "on: end each step with AdamW (global norm, clipping, update) and report its state per rank")(
+      "zero", po::value(&zero)->default_value(zero),
+      "1: ZeRO-1, AdamW's moments split over dp x sp (implies --optimizer on)")(
       "one-rank-s", po::value(&one_rank_s)->default_value(one_rank_s),
       "median_s of the same command on one rank: prints the scaling efficiency t1 / (ranks x t)");
   const ParsedOptions parsed = parse_options(args, opts);
@@ -113,6 +126,8 @@ int bench_train(const Args& args, const Context& context) {
     if (v <= 0) throw po::error(std::string("--") + name + " must be positive");
   }
   if (checkpointing != "on" && checkpointing != "off") throw po::error("--activation-checkpointing must be on or off");
+  if (optimizer_flag != "on" && optimizer_flag != "off") throw po::error("--optimizer must be on or off");
+  if (zero != 0 && zero != 1) throw po::error("--zero must be 0 or 1");
   const Layout layout = parse_layout_option(layout_text, context.mpi.world_size());
   if (layout.cfg != 1 || layout.pp != 1) throw po::error("--layout: bench train takes tp, sp and dp (as train)");
 
@@ -130,9 +145,22 @@ int bench_train(const Args& args, const Context& context) {
   const SentBytes sent({&groups.tp, &groups.sp, &groups.dp_sp});  // every communicator the step uses
   DitModel model(config, groups);
   init_parameters_random(model.registry(), static_cast<uint64_t>(seed));
+  // ZeRO-1 needs more than one rank to split over; alone it is plain AdamW.
+  const std::string optimizer = zero == 1 && groups.dp_sp->size() > 1 ? "zero1"
+                                : zero == 1 || optimizer_flag == "on" ? "adamw"
+                                                                      : "none";
+  constexpr int64_t kBucketBytes = int64_t{25} << 20;  // train's default --grad-bucket-mb
   std::unique_ptr<train::DitGradientReduction> reduction;
   if (groups.dp_sp->size() > 1) {
-    reduction = std::make_unique<train::DitGradientReduction>(model.registry(), groups.dp_sp, int64_t{25} << 20);
+    reduction = std::make_unique<train::DitGradientReduction>(
+        model.registry(), groups.dp_sp, kBucketBytes,
+        optimizer == "zero1" ? train::DitGradientReduction::Result::OwnChunks : train::DitGradientReduction::Result::Sums);
+  }
+  std::unique_ptr<train::AdamW> adamw;
+  std::unique_ptr<train::ShardedAdamW> sharded;
+  if (optimizer == "adamw") adamw = std::make_unique<train::AdamW>(train::AdamWSettings{});
+  if (optimizer == "zero1") {
+    sharded = std::make_unique<train::ShardedAdamW>(train::AdamWSettings{}, reduction->layout(), groups.dp_sp, groups.tp);
   }
   train::DitBatch b;
   b.x0 = gaussian_noise(Shape{local_batch, frames, 64, height, width}, static_cast<uint64_t>(seed) + 1);
@@ -163,6 +191,13 @@ int bench_train(const Args& args, const Context& context) {
     if (reduction) options.block_gradients_done = [&](int64_t block) { reduction->block_done(grads, block); };
     train::dit_flow_matching_step(model, b, options, grads, static_cast<double>(local_batch) / static_cast<double>(batch));
     if (reduction) reduction->finish(grads);
+    constexpr float kLr = 1e-4f;
+    if (adamw) {
+      const std::vector<train::ParameterGradient> list = train::parameter_gradients(model.registry(), grads);
+      adamw->step(list, kLr, train::global_grad_norm(list, *groups.tp));
+    } else if (sharded) {
+      sharded->step(reduction->own_chunks(), kLr, sharded->global_norm(reduction->own_chunks()));
+    }
     step_bytes = sent.total() - bytes_before;
     const double s = seconds_since(start);
     log_info("bench train: {} {:.3f} s ({:.1f} GFLOP/s)", r == 0 ? "warm-up" : "rep", s, flops / s / 1e9);
@@ -177,8 +212,14 @@ int bench_train(const Args& args, const Context& context) {
   for (const auto& p : model.registry().parameters()) {
     if (const Tensor* g = grads.find(*p)) gradient_elements += g->numel();
   }
-  const double analytic =
-      analytic_step_bytes(config, layout, local_batch, tokens, text, groups.dp_sp->size(), gradient_elements);
+  const double analytic = analytic_step_bytes(config, layout, local_batch, tokens, text, groups.dp_sp->size(),
+                                              gradient_elements, optimizer);
+  int64_t state_bytes = 0;
+  if (sharded) state_bytes = sharded->moment_bytes();
+  if (adamw) {
+    for (const auto& [name, m] : adamw->all_moments()) state_bytes += (m.exp_avg.numel() + m.exp_avg_sq.numel()) * 4;
+  }
+  state_bytes = max_over(*groups.world, state_bytes);
   const int64_t bytes_max = max_over(*groups.world, step_bytes);
   if (groups.world_rank != 0) return kExitOk;
   nlohmann::ordered_json j;
@@ -208,6 +249,8 @@ int bench_train(const Args& args, const Context& context) {
   j["bytes_sent_per_step_max_rank"] = bytes_max;
   j["bytes_sent_per_step_analytic"] = analytic;
   j["peak_rss_bytes"] = peak_rss_bytes;  // the largest rank's
+  j["optimizer"] = optimizer;
+  j["optimizer_state_bytes_max_rank"] = state_bytes;  // AdamW's moments
   std::cout << j.dump() << std::endl;
   return kExitOk;
 }

@@ -84,6 +84,9 @@ int cmd_train(const Args& args, const Context& context) {
       "grad-bucket-mb", po::value(&c.grad_bucket_mb)->default_value(c.grad_bucket_mb),
       "data parallel: gradients are summed over the ranks in buckets of about this many MiB, each sent\n"
       "as soon as the backward fills it")(
+      "zero", po::value(&c.zero_stage)->default_value(c.zero_stage),
+      "1: ZeRO stage 1, AdamW's moments split over the data-parallel (dp x sp) ranks, each updating its\n"
+      "share of the weights; 0: every rank holds all moments. Same results either way; may change on resume")(
       "step-timeout", po::value(&c.step_timeout)->default_value(c.step_timeout),
       "multi-rank: seconds a step may make no progress before the job is ended (exit 6; a hung or dead\n"
       "rank); 0: 10x the slowest step so far, at least 60 s (900 s for the first step)")(

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <numeric>
+#include <vector>
 
 #include "core/error.h"
 
@@ -95,6 +96,18 @@ void CountingCommunicator::broadcast_bytes(void* data, int64_t bytes, int root) 
   if (rank() == root) bytes_sent_ += bytes;  // tree: the root's share, roughly
   ++calls_;
   inner_->broadcast_bytes(data, bytes, root);
+}
+
+// Each value travels as two floats: its float rounding and the remainder.
+double sum_across(Communicator& comm, double value) {
+  if (comm.size() == 1) return value;
+  const auto high = static_cast<float>(value);
+  const float mine[2] = {high, static_cast<float>(value - static_cast<double>(high))};
+  std::vector<float> all(2 * static_cast<size_t>(comm.size()));
+  comm.all_gatherv(mine, all.data(), std::vector<int64_t>(static_cast<size_t>(comm.size()), 2));
+  double sum = 0.0;
+  for (size_t r = 0; r < all.size(); r += 2) sum += static_cast<double>(all[r]) + static_cast<double>(all[r + 1]);
+  return sum;
 }
 
 }  // namespace sv

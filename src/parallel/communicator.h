@@ -35,6 +35,10 @@ class Communicator {
 
 std::shared_ptr<Communicator> make_self_communicator(std::string name);
 
+// The sum over the group of one double per rank, to double precision and the
+// same bits on every rank (summed in rank order).
+double sum_across(Communicator& comm, double value);
+
 // Forwards to `inner` and counts the bytes this rank sends (collectives are
 // counted as the standard ring/pairwise algorithms send them).
 class CountingCommunicator : public Communicator {

@@ -56,26 +56,50 @@ StepReport AdamW::step(std::span<const ParameterGradient> params, float lr) {
   return step(params, lr, global_norm(params));
 }
 
-StepReport AdamW::step(std::span<const ParameterGradient> params, float lr, double grad_norm) {
+AdamWStepScalars adamw_step_scalars(const AdamWSettings& settings, int64_t step, float lr, double grad_norm) {
   SV_CHECK(std::isfinite(lr) && lr >= 0, "AdamW: learning rate {} is not a finite number >= 0", lr);
-  for (const ParameterGradient& pg : params) check_gradient(pg);
-  StepReport report;
-  report.grad_norm = grad_norm;
-  SV_CHECK(std::isfinite(report.grad_norm), "AdamW: the gradients hold NaN or infinity; nothing was updated");
-  float clip = 1.0f;
-  if (settings_.max_grad_norm > 0) {
-    const double c = settings_.max_grad_norm / (report.grad_norm + 1e-6);
+  SV_CHECK(std::isfinite(grad_norm), "AdamW: the gradients hold NaN or infinity; nothing was updated");
+  SV_CHECK(step >= 1, "AdamW: step number {}", step);
+  AdamWStepScalars s;
+  if (settings.max_grad_norm > 0) {
+    const double c = settings.max_grad_norm / (grad_norm + 1e-6);
     if (c < 1.0) {
-      clip = static_cast<float>(c);
-      report.clipped = true;
+      s.clip = static_cast<float>(c);
+      s.clipped = true;
     }
   }
+  s.lr = lr;
+  s.b1 = settings.beta1;
+  s.b2 = settings.beta2;
+  s.eps = settings.eps;
+  s.weight_decay = settings.weight_decay;
+  const double correction1 = 1.0 - std::pow(static_cast<double>(s.b1), static_cast<double>(step));
+  const double correction2 = 1.0 - std::pow(static_cast<double>(s.b2), static_cast<double>(step));
+  s.step_size = static_cast<float>(lr / correction1);
+  s.correction2_sqrt = static_cast<float>(std::sqrt(correction2));
+  return s;
+}
+
+bool adamw_decays(const Parameter& parameter) { return parameter.full_shape.rank() >= 2; }
+
+void adamw_update(float* w, float* g, float* m, float* v, int64_t n, bool decay, const AdamWStepScalars& s) {
+  // Biases and norm weights are not decayed (the reference's second group).
+  const float decay_factor = decay ? 1.0f - s.lr * s.weight_decay : 1.0f;
+  const float clip = s.clip, b1 = s.b1, b2 = s.b2, step_size = s.step_size, c2 = s.correction2_sqrt, eps = s.eps;
+#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) {
+    g[i] *= clip;
+    w[i] *= decay_factor;
+    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+    w[i] -= step_size * m[i] / (std::sqrt(v[i]) / c2 + eps);
+  }
+}
+
+StepReport AdamW::step(std::span<const ParameterGradient> params, float lr, double grad_norm) {
+  for (const ParameterGradient& pg : params) check_gradient(pg);
+  const AdamWStepScalars scalars = adamw_step_scalars(settings_, steps_ + 1, lr, grad_norm);
   ++steps_;
-  const float b1 = settings_.beta1, b2 = settings_.beta2;
-  const double correction1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(steps_));
-  const double correction2 = 1.0 - std::pow(static_cast<double>(b2), static_cast<double>(steps_));
-  const auto step_size = static_cast<float>(lr / correction1);
-  const auto correction2_sqrt = static_cast<float>(std::sqrt(correction2));
   for (const ParameterGradient& pg : params) {
     Parameter& p = *pg.parameter;
     auto [it, fresh] = moments_.try_emplace(p.name);
@@ -83,23 +107,10 @@ StepReport AdamW::step(std::span<const ParameterGradient> params, float lr, doub
       it->second.exp_avg = Tensor::zeros(p.value.shape(), DType::F32);
       it->second.exp_avg_sq = Tensor::zeros(p.value.shape(), DType::F32);
     }
-    float* w = p.value.data<float>();
-    float* g = pg.gradient.data<float>();
-    float* m = it->second.exp_avg.data<float>();
-    float* v = it->second.exp_avg_sq.data<float>();
-    // Biases and norm weights are not decayed (the reference's second group).
-    const float decay = p.full_shape.rank() >= 2 ? 1.0f - lr * settings_.weight_decay : 1.0f;
-    const int64_t n = p.value.numel();
-#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) {
-      g[i] *= clip;
-      w[i] *= decay;
-      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-      v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-      w[i] -= step_size * m[i] / (std::sqrt(v[i]) / correction2_sqrt + settings_.eps);
-    }
+    adamw_update(p.value.data<float>(), pg.gradient.data<float>(), it->second.exp_avg.data<float>(),
+                 it->second.exp_avg_sq.data<float>(), p.value.numel(), adamw_decays(p), scalars);
   }
-  return report;
+  return StepReport{grad_norm, scalars.clipped};
 }
 
 }  // namespace sv::train

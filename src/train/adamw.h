@@ -37,6 +37,23 @@ struct StepReport {
   bool clipped = false;
 };
 
+// The scalars of one step that every element shares. AdamW and ShardedAdamW
+// (ZeRO-1) both apply them through adamw_update, so a parameter's update is
+// the same bits whichever of them holds its moments.
+struct AdamWStepScalars {
+  float clip = 1.0f;  // gradient scale from clipping
+  float lr = 0.0f, b1 = 0.0f, b2 = 0.0f, eps = 0.0f, weight_decay = 0.0f;
+  float step_size = 0.0f, correction2_sqrt = 0.0f;  // bias corrections
+  bool clipped = false;
+};
+// For step number `step` (1 for the first) with the gradients' global norm.
+AdamWStepScalars adamw_step_scalars(const AdamWSettings& settings, int64_t step, float lr, double grad_norm);
+// Whether AdamW decays a parameter (the reference's first group: two or more dimensions).
+bool adamw_decays(const Parameter& parameter);
+// n elements of one parameter: g is clipped in place, w decayed (when
+// `decay`), m and v updated, w stepped.
+void adamw_update(float* w, float* g, float* m, float* v, int64_t n, bool decay, const AdamWStepScalars& s);
+
 class AdamW {
  public:
   explicit AdamW(AdamWSettings settings);

@@ -1,5 +1,7 @@
 #include "train/dit_step.h"
 
+#include <cmath>
+
 namespace sv::train {
 
 DitStepResult dit_flow_matching_step(const DitModel& model, const DitBatch& batch, DitTrainingOptions options,
@@ -31,6 +33,17 @@ std::vector<ParameterGradient> parameter_gradients(const ParameterRegistry& regi
     if (const Tensor* g = grads.find(*p)) list.push_back(ParameterGradient{p.get(), *g});
   }
   return list;
+}
+
+double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp) {
+  double split = 0.0, replicated = 0.0;
+  for (const ParameterGradient& pg : list) {
+    double sum_sq = 0.0;
+    const float* g = pg.gradient.data<float>();
+    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
+    (pg.parameter->shard.is_replicated() ? replicated : split) += sum_sq;
+  }
+  return std::sqrt(sum_across(tp, split) + replicated);
 }
 
 }  // namespace sv::train

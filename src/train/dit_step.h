@@ -2,10 +2,12 @@
 // piece the verify runners, the trainer and `bench train` share.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "layers/gradients.h"
 #include "models/dit/dit_training.h"
+#include "parallel/communicator.h"
 #include "train/adamw.h"
 #include "train/flow_matching.h"
 
@@ -33,5 +35,10 @@ DitStepResult dit_flow_matching_step(const DitModel& model, const DitBatch& batc
 // Parameters no backward reached are left out, as torch leaves out those
 // whose .grad is None (no update, no weight decay).
 std::vector<ParameterGradient> parameter_gradients(const ParameterRegistry& registry, Gradients& grads);
+
+// The norm of the whole gradient under tensor parallel: the squares of split
+// parameters' slices are summed over tp, replicated ones counted once. The
+// same bits on every rank.
+double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp);
 
 }  // namespace sv::train

@@ -4,13 +4,47 @@
 #include <cstring>
 #include <string>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 
 namespace sv::train {
 
-BucketedGradientReduction::BucketedGradientReduction(std::shared_ptr<Communicator> dp, int64_t bucket_bytes)
+namespace {
+
+int64_t bucket_elements(int64_t bucket_bytes) {
+  return std::max<int64_t>(1, bucket_bytes / static_cast<int64_t>(sizeof(float)));
+}
+
+int64_t padded(int64_t elements, int ranks) { return (elements + ranks - 1) / ranks * ranks; }
+
+}  // namespace
+
+BucketLayout plan_buckets(std::span<Parameter* const> in_order, int64_t bucket_bytes, int ranks) {
+  // The rule of add() and finish(): a bucket closes once it holds at least
+  // bucket_elements; what is left at the end is the last bucket.
+  BucketLayout layout;
+  layout.ranks = ranks;
+  const int64_t limit = bucket_elements(bucket_bytes);
+  int64_t filled = 0;
+  for (Parameter* p : in_order) {
+    if (filled == 0) layout.buckets.emplace_back();
+    layout.buckets.back().entries.push_back(BucketLayout::Entry{p, filled});
+    filled += p->local_shape().numel();
+    if (filled >= limit) {
+      layout.buckets.back().padded = padded(filled, ranks);
+      filled = 0;
+    }
+  }
+  if (filled > 0) layout.buckets.back().padded = padded(filled, ranks);
+  return layout;
+}
+
+BucketedGradientReduction::BucketedGradientReduction(std::shared_ptr<Communicator> dp, int64_t bucket_bytes,
+                                                     Result result)
     : dp_(std::move(dp)),
-      bucket_elements_(std::max<int64_t>(1, bucket_bytes / static_cast<int64_t>(sizeof(float)))),
+      bucket_elements_(bucket_elements(bucket_bytes)),
+      result_(result),
       thread_([this] { communicate(); }) {}
 
 BucketedGradientReduction::~BucketedGradientReduction() {
@@ -35,8 +69,8 @@ void BucketedGradientReduction::add(const Tensor& gradient) {
 void BucketedGradientReduction::send_current() {
   if (!current_) return;
   // reduce_scatter_sum gives every rank an equal chunk.
-  const auto ranks = static_cast<size_t>(dp_->size());
-  current_->packed.resize((current_->packed.size() + ranks - 1) / ranks * ranks, 0.0f);
+  current_->padded = padded(static_cast<int64_t>(current_->packed.size()), dp_->size());
+  current_->packed.resize(static_cast<size_t>(current_->padded), 0.0f);
   {
     const std::lock_guard lock(mutex_);
     queue_.push_back(current_.get());
@@ -75,11 +109,15 @@ void BucketedGradientReduction::communicate() {
 }
 
 void BucketedGradientReduction::reduce(Bucket& bucket) {
-  const int64_t chunk = static_cast<int64_t>(bucket.packed.size()) / dp_->size();
-  std::vector<float> mine(static_cast<size_t>(chunk));
-  dp_->reduce_scatter_sum(bucket.packed.data(), mine.data(), chunk);
+  const int64_t chunk = bucket.padded / dp_->size();
+  bucket.own.resize(static_cast<size_t>(chunk));
+  dp_->reduce_scatter_sum(bucket.packed.data(), bucket.own.data(), chunk);
+  if (result_ == Result::OwnChunks) {
+    std::vector<float>().swap(bucket.packed);  // a copy of the gradients no longer needed
+    return;
+  }
   const std::vector<int64_t> counts(static_cast<size_t>(dp_->size()), chunk);
-  dp_->all_gatherv(mine.data(), bucket.packed.data(), counts);
+  dp_->all_gatherv(bucket.own.data(), bucket.packed.data(), counts);
 }
 
 void BucketedGradientReduction::finish() {
@@ -96,7 +134,14 @@ void BucketedGradientReduction::finish() {
     done_ = 0;
     std::rethrow_exception(error);
   }
+  own_chunks_.clear();
+  bucket_sizes_.clear();
   for (const auto& bucket : in_flight_) {
+    bucket_sizes_.push_back(bucket->padded);
+    if (result_ == Result::OwnChunks) {
+      own_chunks_.push_back(std::move(bucket->own));
+      continue;
+    }
     const float* from = bucket->packed.data();
     for (Tensor& target : bucket->targets) {
       std::memcpy(target.data<float>(), from, static_cast<size_t>(target.numel()) * sizeof(float));
@@ -119,34 +164,62 @@ int64_t block_of(const std::string& name) {
 
 }  // namespace
 
-DitGradientReduction::DitGradientReduction(const ParameterRegistry& registry, std::shared_ptr<Communicator> group,
-                                           int64_t bucket_bytes)
-    : reduction_(std::move(group), bucket_bytes) {
+DitGradientReduction::Groups DitGradientReduction::group(const ParameterRegistry& registry) {
+  Groups g;
   for (const auto& p : registry.parameters()) {
     if (!p->local) continue;
     const int64_t block = block_of(p->name);
     if (block < 0) {
-      outside_blocks_.push_back(p.get());
+      g.outside_blocks.push_back(p.get());
       continue;
     }
-    if (static_cast<size_t>(block) >= block_params_.size()) block_params_.resize(static_cast<size_t>(block) + 1);
-    block_params_[static_cast<size_t>(block)].push_back(p.get());
+    if (static_cast<size_t>(block) >= g.blocks.size()) g.blocks.resize(static_cast<size_t>(block) + 1);
+    g.blocks[static_cast<size_t>(block)].push_back(p.get());
   }
+  return g;
 }
 
-void DitGradientReduction::add(Gradients& grads, const std::vector<const Parameter*>& params) {
+BucketLayout DitGradientReduction::plan(const ParameterRegistry& registry, int64_t bucket_bytes, int ranks) {
+  const Groups g = group(registry);
+  // The backward finishes the blocks last to first, then the rest.
+  std::vector<Parameter*> order;
+  for (size_t b = g.blocks.size(); b-- > 0;) order.insert(order.end(), g.blocks[b].begin(), g.blocks[b].end());
+  order.insert(order.end(), g.outside_blocks.begin(), g.outside_blocks.end());
+  return plan_buckets(order, bucket_bytes, ranks);
+}
+
+DitGradientReduction::DitGradientReduction(const ParameterRegistry& registry, std::shared_ptr<Communicator> group,
+                                           int64_t bucket_bytes, Result result)
+    : reduction_(group, bucket_bytes, result),
+      result_(result),
+      groups_(DitGradientReduction::group(registry)),
+      layout_(plan(registry, bucket_bytes, group->size())) {}
+
+void DitGradientReduction::add(Gradients& grads, const std::vector<Parameter*>& params) {
   for (const Parameter* p : params) {
-    if (const Tensor* g = grads.find(*p)) reduction_.add(*g);
+    // Under ZeRO-1 every parameter has its fixed place (a zero gradient if
+    // no backward touched it), so the chunks a rank owns never move.
+    if (result_ == Result::OwnChunks) {
+      reduction_.add(grads.of(*p));
+    } else if (const Tensor* g = grads.find(*p)) {
+      reduction_.add(*g);
+    }
   }
 }
 
 void DitGradientReduction::block_done(Gradients& grads, int64_t index) {
-  add(grads, block_params_.at(static_cast<size_t>(index)));
+  add(grads, groups_.blocks.at(static_cast<size_t>(index)));
 }
 
 void DitGradientReduction::finish(Gradients& grads) {
-  add(grads, outside_blocks_);
+  add(grads, groups_.outside_blocks);
   reduction_.finish();
+  if (result_ != Result::OwnChunks) return;
+  const std::vector<int64_t>& sizes = reduction_.bucket_sizes();
+  bool as_planned = sizes.size() == layout_.buckets.size();
+  for (size_t b = 0; as_planned && b < sizes.size(); ++b) as_planned = sizes[b] == layout_.buckets[b].padded;
+  SV_CHECK(as_planned, "ZeRO-1: the gradient buckets ({}) differ from the planned layout ({} buckets)",
+           fmt::join(sizes, ", "), layout_.buckets.size());
 }
 
 }  // namespace sv::train

@@ -74,6 +74,7 @@ void TrainConfig::validate() const {
   require(std::isfinite(sample_cfg_scale) && sample_cfg_scale >= 1, "--sample-cfg-scale must be >= 1 (1: no guidance)");
   require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
   require(std::isfinite(grad_bucket_mb) && grad_bucket_mb > 0, "--grad-bucket-mb must be above 0");
+  require(zero_stage == 0 || zero_stage == 1, "--zero must be 0 or 1 (stage 1: optimizer state split over dp)");
   require(std::isfinite(step_timeout) && step_timeout >= 0, "--step-timeout must be >= 0 seconds (0: automatic)");
 }
 
@@ -125,6 +126,7 @@ json TrainConfig::to_json() const {
   j["sample-cfg-scale"] = sample_cfg_scale;
   j["sample-time-shift"] = sample_time_shift;
   j["grad-bucket-mb"] = grad_bucket_mb;
+  j["zero"] = zero_stage;
   j["step-timeout"] = step_timeout;
   return j;
 }
@@ -169,6 +171,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.sample_time_shift = json_require<double>(j, "sample-time-shift", file);
   c.grad_bucket_mb = j.value("grad-bucket-mb", c.grad_bucket_mb);  // both absent before multi-rank training
   c.step_timeout = j.value("step-timeout", c.step_timeout);
+  c.zero_stage = j.value("zero", c.zero_stage);
   return c;
 }
 

@@ -39,6 +39,7 @@ struct TrainConfig {
   int64_t steps = 100;
   bool activation_checkpointing = false;  // gives identical gradients
   double grad_bucket_mb = 25.0;  // data parallel: gradient buckets of about this many MiB
+  int zero_stage = 0;            // 1: AdamW moments split over the dp x sp ranks (ShardedAdamW)
   double step_timeout = 0.0;     // multi-rank: seconds a step may take before the job is ended; 0: automatic
   int64_t checkpoint_every = 50, keep_checkpoints = 3, log_every = 10, validate_every = 0, sample_every = 0;
   // Sample videos: prompts one per line ("" = the first two training

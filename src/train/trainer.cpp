@@ -25,6 +25,7 @@
 #include "train/dataset.h"
 #include "train/dit_step.h"
 #include "train/gradient_reduction.h"
+#include "train/sharded_adamw.h"
 #include "train/metrics_log.h"
 #include "train/sample_videos.h"
 #include "train/step_watchdog.h"
@@ -100,33 +101,6 @@ void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::pat
               h.clip_channels, config.string(), dit.clip_channels);
 }
 
-// The sum over the group of one double per rank, to double precision and the
-// same on every rank: each value travels as two floats (its float rounding and
-// the remainder) and the sum is taken in rank order.
-double sum_across(Communicator& comm, double value) {
-  if (comm.size() == 1) return value;
-  const auto high = static_cast<float>(value);
-  const float mine[2] = {high, static_cast<float>(value - static_cast<double>(high))};
-  std::vector<float> all(2 * static_cast<size_t>(comm.size()));
-  comm.all_gatherv(mine, all.data(), std::vector<int64_t>(static_cast<size_t>(comm.size()), 2));
-  double sum = 0.0;
-  for (size_t r = 0; r < all.size(); r += 2) sum += static_cast<double>(all[r]) + static_cast<double>(all[r + 1]);
-  return sum;
-}
-
-// The norm of the whole gradient under tensor parallel: the squares of split
-// parameters' slices are summed over tp, replicated ones counted once.
-double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp) {
-  double split = 0.0, replicated = 0.0;
-  for (const ParameterGradient& pg : list) {
-    double sum_sq = 0.0;
-    const float* g = pg.gradient.data<float>();
-    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
-    (pg.parameter->shard.is_replicated() ? replicated : split) += sum_sq;
-  }
-  return std::sqrt(sum_across(tp, split) + replicated);
-}
-
 Tensor stack(const std::vector<Tensor>& rows) {
   Shape shape = rows.front().shape();
   std::vector<int64_t> dims{static_cast<int64_t>(rows.size())};
@@ -139,7 +113,9 @@ Tensor stack(const std::vector<Tensor>& rows) {
 // Everything the run changes, restored from a checkpoint or fresh.
 struct RunState {
   std::unique_ptr<DitModel> model;
+  // One of the two: every moment here, or (--zero 1) this rank's share.
   std::unique_ptr<AdamW> adamw;
+  std::unique_ptr<ShardedAdamW> sharded;
   std::map<std::string, Tensor> ema;
   TrainProgress progress;
   TrainConfig config;
@@ -172,6 +148,8 @@ std::optional<CheckpointContents> agreed_checkpoint(const fs::path& run_dir, Com
   return ckpt;
 }
 
+int64_t grad_bucket_bytes(const TrainConfig& c) { return static_cast<int64_t>(c.grad_bucket_mb * 1024 * 1024); }
+
 RunState start_or_resume(const TrainerOptions& options) {
   RunState s;
   s.config = options.config;
@@ -188,10 +166,29 @@ RunState start_or_resume(const TrainerOptions& options) {
     s.progress = ckpt->progress;
   }
   s.model = load_dit(s.config.model, options.groups);
-  s.adamw = std::make_unique<AdamW>(s.config.adamw);
+  const ParallelGroups& groups = options.groups;
+  if (s.config.zero_stage == 1 && groups.dp_sp->size() > 1) {
+    s.sharded = std::make_unique<ShardedAdamW>(
+        s.config.adamw, DitGradientReduction::plan(s.model->registry(), grad_bucket_bytes(s.config), groups.dp_sp->size()),
+        groups.dp_sp, groups.tp);
+    if (groups.world_rank == 0) {
+      log_info("ZeRO-1: AdamW moments split over {} ranks (dp x sp): {:.1f} MiB per rank", groups.dp_sp->size(),
+               static_cast<double>(s.sharded->moment_bytes()) / (1 << 20));
+    }
+  } else {
+    if (s.config.zero_stage == 1 && groups.world_rank == 0) {
+      log_info("--zero 1 with a single data-parallel rank: nothing to split, every moment stays here");
+    }
+    s.adamw = std::make_unique<AdamW>(s.config.adamw);
+  }
   if (ckpt) {
     load_checkpoint_weights(s.model->registry(), *ckpt, checkpoint_path(options.run_dir, ckpt->progress.step));
-    s.adamw->restore(ckpt->adamw_steps, local_moments(s.model->registry(), std::move(ckpt->moments)));
+    auto moments = local_moments(s.model->registry(), std::move(ckpt->moments));
+    if (s.sharded) {
+      s.sharded->restore(ckpt->adamw_steps, moments);
+    } else {
+      s.adamw->restore(ckpt->adamw_steps, std::move(moments));
+    }
     s.ema = local_tensors(s.model->registry(), std::move(ckpt->ema));
     log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
   } else if (s.config.ema_decay > 0) {
@@ -219,7 +216,8 @@ class StepRunner {
         micro_(local_micro_batch(state.config, groups.dp_size)) {
     if (groups.dp_sp->size() > 1) {
       reduction_ = std::make_unique<DitGradientReduction>(
-          s_.model->registry(), groups.dp_sp, static_cast<int64_t>(state.config.grad_bucket_mb * 1024 * 1024));
+          s_.model->registry(), groups.dp_sp, grad_bucket_bytes(state.config),
+          state.sharded ? DitGradientReduction::Result::OwnChunks : DitGradientReduction::Result::Sums);
     }
   }
 
@@ -252,8 +250,9 @@ class StepRunner {
   int64_t epoch_of(int64_t step) { return plan_.epoch_of(step); }
 
   // Forward, loss and backward over this rank's micro-batches of one step;
-  // leaves the global batch's gradients in grads (summed over the dp group)
-  // and returns the global batch's loss.
+  // leaves the global batch's gradients in grads (summed over the dp group),
+  // or under ZeRO-1 this rank's chunks of them in own_chunks(), and returns
+  // the global batch's loss.
   double accumulate(int64_t step, const LoadedBatch& batch, Gradients& grads) {
     const TrainConfig& c = s_.config;
     const double share = static_cast<double>(micro_) / static_cast<double>(c.batch_size);
@@ -297,6 +296,8 @@ class StepRunner {
     }
     return sum_across(*groups_.dp, sum) / static_cast<double>(ids.size());
   }
+
+  std::vector<std::vector<float>>& own_chunks() { return reduction_->own_chunks(); }
 
   const SampleInfo& first_sample_of_step(int64_t step) {
     return data_.samples()[static_cast<size_t>(split_.train[static_cast<size_t>(plan_.batch(step).front())])];
@@ -367,11 +368,15 @@ CheckpointContents full_state(const RunState& s, Communicator& tp) {
   CheckpointContents c;
   c.progress = s.progress;
   c.config = s.config;
-  c.adamw_steps = s.adamw->steps_taken();
+  c.adamw_steps = s.sharded ? s.sharded->steps_taken() : s.adamw->steps_taken();
+  // ZeRO-1: the shares of the moments are gathered first (every rank of dp x sp takes part).
+  const auto gathered = s.sharded ? s.sharded->gather_moments() : std::map<std::string, AdamWMoments, std::less<>>{};
   for (const auto& p : s.model->registry().parameters()) {
     SV_CHECK(p->local && p->value.defined(), "checkpoint: {} is not held here", p->name);
     c.weights[p->name] = gather_shards(p->value, p->shard, tp);
-    if (const AdamWMoments* m = s.adamw->moments(p->name)) {
+    const auto it = gathered.find(p->name);
+    const AdamWMoments* m = s.sharded ? (it == gathered.end() ? nullptr : &it->second) : s.adamw->moments(p->name);
+    if (m) {
       c.moments[p->name] = AdamWMoments{gather_shards(m->exp_avg, p->shard, tp), gather_shards(m->exp_avg_sq, p->shard, tp)};
     }
     if (const auto e = s.ema.find(p->name); e != s.ema.end()) c.ema[p->name] = gather_shards(e->second, p->shard, tp);
@@ -496,7 +501,7 @@ class TrainingLoop {
     grads_.zero();
     m.loss = runner_.accumulate(step, batch, grads_);
     const std::vector<ParameterGradient> list = parameter_gradients(s_.model->registry(), grads_);
-    m.grad_norm = global_grad_norm(list, *groups_.tp);
+    m.grad_norm = s_.sharded ? s_.sharded->global_norm(runner_.own_chunks()) : global_grad_norm(list, *groups_.tp);
     m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
     if (m.skipped) {
       ++s_.progress.skipped_steps;
@@ -512,7 +517,9 @@ class TrainingLoop {
       }
     } else {
       s_.progress.bad_in_a_row = 0;
-      m.clipped = s_.adamw->step(list, static_cast<float>(m.lr), m.grad_norm).clipped;
+      const auto lr = static_cast<float>(m.lr);
+      m.clipped = s_.sharded ? s_.sharded->step(runner_.own_chunks(), lr, m.grad_norm).clipped
+                             : s_.adamw->step(list, lr, m.grad_norm).clipped;
       update_ema(s_);
     }
     s_.progress.step = step + 1;

@@ -9,17 +9,11 @@
 #include <vector>
 
 #include "parallel/mpi_communicator.h"
+#include "world_copy.h"
 #include "train/gradient_reduction.h"
 
 namespace sv {
 namespace {
-
-std::shared_ptr<Communicator> world_copy() {
-  MPI_Comm comm = MPI_COMM_NULL;
-  MPI_Comm_dup(MPI_COMM_WORLD, &comm);
-  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-  return make_mpi_communicator(comm, "dp");
-}
 
 // Rank r's contribution to element i of buffer b at step s: small integers,
 // so every sum is exact whatever order the ranks add in.
@@ -28,7 +22,7 @@ float contribution(int rank, int64_t buffer, int64_t i, int step) {
 }
 
 TEST(GradientReduction, SumsEveryBufferIdenticallyOnEveryRank) {
-  auto dp = world_copy();
+  auto dp = test_support::dp_world_copy();
   const int ranks = dp->size(), me = dp->rank();
   // Uneven sizes (not multiples of the rank count) and 1 KiB buckets: several
   // buckets, each padded.
@@ -63,7 +57,7 @@ TEST(GradientReduction, SumsEveryBufferIdenticallyOnEveryRank) {
 // Non-integer values: the sum differs from a plain sequential sum only by
 // rounding, and is still bit-identical across ranks.
 TEST(GradientReduction, RoundedSumsAgreeAcrossRanks) {
-  auto dp = world_copy();
+  auto dp = test_support::dp_world_copy();
   train::BucketedGradientReduction reduction(dp, 64 << 10);
   Tensor t = Tensor::empty(Shape{4097}, DType::F32);
   for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = 0.1f * static_cast<float>(dp->rank() + 1) / static_cast<float>(i + 1);

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Data-, sequence- and tensor-parallel training under real ranks (issue 15,
-# items 1-4 without pp and ZeRO): dp=2, dp=4, dp=2 with micro-batches, sp=2,
-# sp=2 x dp=2, tp=2 and tp=2 x dp=2 give one rank's per-step losses and final
-# weights within the tolerances below; world rank 0 alone writes the run
-# directory; a run started at dp=4, resumed at tp=2 x dp=2 and then on one rank
-# continues the same curve (layout-free checkpoints); SIGUSR1 to one rank stops
+# Data-, sequence- and tensor-parallel training and ZeRO-1 under real ranks
+# (issue 15, items 1-4 without pp): dp=2, dp=4, dp=2 with micro-batches,
+# --zero 1 at dp=2 (small buckets, so parameters straddle the ranks' chunks),
+# sp=2, sp=2 x dp=2, tp=2 and tp=2 x dp=2 give one rank's per-step losses and
+# final weights within the tolerances below; world rank 0 alone writes the run
+# directory; a run started at dp=4 with ZeRO-1, resumed at tp=2 x dp=2
+# without it, at dp=2 with it, and then on one rank continues the same curve
+# (layout-free checkpoints, moments gathered from and split into shares); SIGUSR1 to one rank stops
 # every rank at one step with a checkpoint (exit 75) and the run resumes from
 # it; a rank that hangs (the step watchdog) or dies mid-step ends the job
 # within 30 s and the next start resumes from the newest checkpoint; a dp that
@@ -68,6 +70,7 @@ train_on 1 one 8
 [[ $rc == 0 ]] || { cat "$WORK/one.log"; fail "one rank: exit $rc"; }
 
 for run in "2 dp2 --layout dp=2" "4 dp4 --grad-bucket-mb 0.05" "2 dp2_micro --micro-batch-size 1" \
+           "2 dp2_zero --zero 1 --grad-bucket-mb 0.05" \
            "2 sp2 --layout sp=2" "4 sp2dp2 --layout sp=2,dp=2" "2 tp2 --layout tp=2" \
            "4 tp2dp2 --layout tp=2,dp=2"; do
   read -r ranks out extra <<< "$run"
@@ -88,12 +91,16 @@ read -r total early <<< "$buckets"
 ((total > 2 && early > 0 && early < total)) || fail "dp4 with 0.05 MiB buckets: '$buckets' (total, early)"
 echo "dp4: $total buckets per step, $early sent during the backward"
 
-note "started at dp=4, resumed at tp=2 x dp=2, then on one rank"
-train_on 4 resharded 2
+note "started at dp=4 with ZeRO-1, resumed at tp=2 x dp=2, at dp=2 with ZeRO-1, then on one rank"
+train_on 4 resharded 2 --zero 1
 [[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "dp=4 part: exit $rc"; }
-train_on 4 resharded 6 --layout tp=2
+grep -q "ZeRO-1: AdamW moments split over 4 ranks" "$WORK/resharded.log" || fail "the dp=4 part did not use ZeRO-1"
+train_on 4 resharded 4 --layout tp=2
 [[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "tp=2 x dp=2 part: exit $rc"; }
-grep -q "resuming .* at step 2 of 6" "$WORK/resharded.log" || fail "the tp=2 x dp=2 part did not resume at step 2"
+grep -q "resuming .* at step 2 of 4" "$WORK/resharded.log" || fail "the tp=2 x dp=2 part did not resume at step 2"
+train_on 2 resharded 6 --zero 1
+[[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "dp=2 ZeRO-1 part: exit $rc"; }
+grep -q "resuming .* at step 4 of 6" "$WORK/resharded.log" || fail "the dp=2 part did not resume at step 4"
 train_on 1 resharded 8
 [[ $rc == 0 ]] || { cat "$WORK/resharded.log"; fail "one-rank part: exit $rc"; }
 grep -q "resuming .* at step 6 of 8" "$WORK/resharded.log" || fail "the one-rank part did not resume at step 6"
