@@ -25,7 +25,8 @@ foreach(_ranks 2 3)
     TIMEOUT 120 ENVIRONMENT "${MPI_TEST_ENV}")
 endforeach()
 
-# stepvideo_mpi_layout_test(LAYOUT RANKS): DiT forward and denoising under LAYOUT equal 1 rank.
+# stepvideo_mpi_layout_test(LAYOUT RANKS): DiT forward, denoising and a training step
+# (1F1B under pp) under LAYOUT equal 1 rank.
 function(stepvideo_mpi_layout_test layout ranks)
   string(REPLACE "," "_" name "${layout}")
   add_test(NAME mpi.dit_equivalence.${name}
@@ -40,6 +41,7 @@ stepvideo_mpi_layout_test("sp=4" 4)
 stepvideo_mpi_layout_test("cfg=2" 2)
 stepvideo_mpi_layout_test("pp=2" 2)
 stepvideo_mpi_layout_test("tp=2,pp=2" 4)
+stepvideo_mpi_layout_test("sp=2,pp=2" 4)
 stepvideo_mpi_layout_test("cfg=2,pp=2" 4)
 
 # The whole pipeline under mpirun: sp=2 DiT and the VAE chunks over both ranks.

@@ -66,8 +66,8 @@ double gemm_gflops(int64_t rows, int64_t dim, int64_t reps) {
 // gradient buckets, a reduce-scatter and an all-gather each (2 (n-1)/n of the
 // gradient; the padding of each bucket to a multiple of n is not counted;
 // under ZeRO-1 the all-gather carries weights instead, the same size).
-// AdamW's global norm: an all-gather of two floats per rank over tp, and
-// under ZeRO-1 two more over dp x sp.
+// AdamW's global norm: an all-gather of 2 x 2 floats per rank over tp (a
+// double travels as two floats), and under ZeRO-1 4 x 2 over dp x sp first.
 double analytic_step_bytes(const DitConfig& c, const Layout& l, int64_t local_batch, int64_t tokens, int64_t text,
                            int dp_sp, int64_t gradient_elements, const std::string& optimizer) {
   const double f32 = 4.0, d = static_cast<double>(c.inner_dim()), layers = static_cast<double>(c.num_layers);
@@ -83,8 +83,8 @@ double analytic_step_bytes(const DitConfig& c, const Layout& l, int64_t local_ba
     bytes += static_cast<double>(local_batch) * static_cast<double>(tokens) / l.sp * 64 * f32 * (l.sp - 1);
   }
   if (dp_sp > 1) bytes += 2.0 * (dp_sp - 1) / dp_sp * static_cast<double>(gradient_elements) * f32;
-  if (optimizer != "none") bytes += 2.0 * f32 * (l.tp - 1);
-  if (optimizer == "zero1") bytes += 2.0 * 2.0 * f32 * (dp_sp - 1);
+  if (optimizer != "none") bytes += 2.0 * 2.0 * f32 * (l.tp - 1);
+  if (optimizer == "zero1") bytes += 4.0 * 2.0 * f32 * (dp_sp - 1);
   return bytes;
 }
 
@@ -160,7 +160,8 @@ int bench_train(const Args& args, const Context& context) {
   std::unique_ptr<train::ShardedAdamW> sharded;
   if (optimizer == "adamw") adamw = std::make_unique<train::AdamW>(train::AdamWSettings{});
   if (optimizer == "zero1") {
-    sharded = std::make_unique<train::ShardedAdamW>(train::AdamWSettings{}, reduction->layout(), groups.dp_sp, groups.tp);
+    sharded = std::make_unique<train::ShardedAdamW>(train::AdamWSettings{}, reduction->layout(), groups.dp_sp, groups.tp,
+                                                     groups.pp);
   }
   train::DitBatch b;
   b.x0 = gaussian_noise(Shape{local_batch, frames, 64, height, width}, static_cast<uint64_t>(seed) + 1);
@@ -194,7 +195,7 @@ int bench_train(const Args& args, const Context& context) {
     constexpr float kLr = 1e-4f;
     if (adamw) {
       const std::vector<train::ParameterGradient> list = train::parameter_gradients(model.registry(), grads);
-      adamw->step(list, kLr, train::global_grad_norm(list, *groups.tp));
+      adamw->step(list, kLr, train::global_grad_norm(list, *groups.tp, *groups.pp));
     } else if (sharded) {
       sharded->step(reduction->own_chunks(), kLr, sharded->global_norm(reduction->own_chunks()));
     }

@@ -43,6 +43,7 @@ int64_t ParameterRegistry::total_elements() const {
 Scope Scope::child(std::string_view name) const {
   Scope s(*registry_, this->name(name));
   s.local_ = local_;
+  s.one_stage_ = one_stage_;
   return s;
 }
 
@@ -54,6 +55,12 @@ Scope Scope::remote() const {
   return s;
 }
 
+Scope Scope::one_stage() const {
+  Scope s = *this;
+  s.one_stage_ = true;
+  return s;
+}
+
 std::string Scope::name(std::string_view leaf) const {
   return prefix_.empty() ? std::string(leaf) : prefix_ + "." + std::string(leaf);
 }
@@ -61,6 +68,7 @@ std::string Scope::name(std::string_view leaf) const {
 Parameter& Scope::param(std::string_view leaf, Shape shape, Init init, Shard shard) const {
   Parameter& p = registry_->declare(name(leaf), std::move(shape), init, shard);
   p.local = local_;
+  p.one_stage = one_stage_;
   return p;
 }
 

@@ -40,6 +40,9 @@ struct Parameter {
   // False for parameters another rank holds (e.g. blocks of another pipeline
   // stage): declared so the checkpoint is checked as a whole, never read here.
   bool local = true;
+  // Held by one pipeline stage only (a transformer block's): the gradient
+  // norm sums such parameters over the stages, others are on every stage.
+  bool one_stage = false;
   // Large matrices a layer widens to f32 only while it uses them (Linear
   // weights). With LoadOptions::keep_stored_dtype they stay bf16 in memory.
   bool convert_on_use = false;
@@ -67,6 +70,8 @@ class Scope {
   Scope child(int64_t index) const;
   // The same position, declaring parameters that live on another rank.
   Scope remote() const;
+  // Parameters that one pipeline stage holds (here or, with remote(), elsewhere).
+  Scope one_stage() const;
   std::string name(std::string_view leaf) const;
   Parameter& param(std::string_view leaf, Shape shape, Init init, Shard shard = {}) const;
 
@@ -74,6 +79,7 @@ class Scope {
   ParameterRegistry* registry_;
   std::string prefix_;
   bool local_ = true;
+  bool one_stage_ = false;
 };
 
 }  // namespace sv

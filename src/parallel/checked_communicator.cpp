@@ -126,6 +126,23 @@ class CheckedCommunicator : public Communicator {
     }
     inner_->recv(data, count, peer, tag);
   }
+  // The headers go first, exchanged the same way, then the data.
+  void send_recv(const float* send_buf, int64_t send_count, int to, float* recv_buf, int64_t recv_count, int from,
+                 int tag) override {
+    const Fingerprint header{.seq = sent_.at(static_cast<size_t>(to))++,
+                             .op = static_cast<int64_t>(Op::PointToPoint), .count = send_count, .shape = tag};
+    const Fingerprint mine{.seq = received_.at(static_cast<size_t>(from))++,
+                           .op = static_cast<int64_t>(Op::PointToPoint), .count = recv_count, .shape = tag};
+    Fingerprint theirs;
+    inner_->send_recv(reinterpret_cast<const float*>(&header), Fingerprint::kWords, to,
+                      reinterpret_cast<float*>(&theirs), Fingerprint::kWords, from, tag);
+    if (!(theirs == mine)) {
+      throw CommError(fmt::format(
+          "{} group: point-to-point mismatch (STEPVIDEO_CHECK_COLLECTIVES): rank {} sent {}; rank {} expects {}",
+          name(), from, describe(theirs), rank(), describe(mine)));
+    }
+    inner_->send_recv(send_buf, send_count, to, recv_buf, recv_count, from, tag);
+  }
   void broadcast_bytes(void* data, int64_t bytes, int root) override {
     agree({.op = static_cast<int64_t>(Op::Broadcast), .count = bytes, .root = root});
     inner_->broadcast_bytes(data, bytes, root);

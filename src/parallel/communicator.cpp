@@ -29,6 +29,7 @@ class SelfCommunicator : public Communicator {
   }
   void send(const float*, int64_t, int peer, int) override { no_peer(peer); }
   void recv(float*, int64_t, int peer, int) override { no_peer(peer); }
+  void send_recv(const float*, int64_t, int to, float*, int64_t, int, int) override { no_peer(to); }
   void broadcast_bytes(void*, int64_t, int) override {}
   void barrier() override {}
 
@@ -87,6 +88,13 @@ void CountingCommunicator::send(const float* data, int64_t count, int peer, int 
   inner_->send(data, count, peer, tag);
 }
 
+void CountingCommunicator::send_recv(const float* send_buf, int64_t send_count, int to, float* recv_buf,
+                                     int64_t recv_count, int from, int tag) {
+  bytes_sent_ += send_count * kF32;
+  ++calls_;
+  inner_->send_recv(send_buf, send_count, to, recv_buf, recv_count, from, tag);
+}
+
 void CountingCommunicator::recv(float* data, int64_t count, int peer, int tag) {
   ++calls_;
   inner_->recv(data, count, peer, tag);
@@ -99,15 +107,42 @@ void CountingCommunicator::broadcast_bytes(void* data, int64_t bytes, int root) 
 }
 
 // Each value travels as two floats: its float rounding and the remainder.
+void sum_across(Communicator& comm, std::span<double> values) {
+  if (comm.size() == 1) return;
+  const size_t n = values.size();
+  std::vector<float> mine(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    mine[2 * i] = static_cast<float>(values[i]);
+    mine[2 * i + 1] = static_cast<float>(values[i] - static_cast<double>(mine[2 * i]));
+  }
+  std::vector<float> all(mine.size() * static_cast<size_t>(comm.size()));
+  comm.all_gatherv(mine.data(), all.data(),
+                   std::vector<int64_t>(static_cast<size_t>(comm.size()), static_cast<int64_t>(mine.size())));
+  for (size_t i = 0; i < n; ++i) {
+    double sum = 0.0;
+    for (size_t r = 0; r < static_cast<size_t>(comm.size()); ++r) {
+      const float* theirs = all.data() + r * mine.size();
+      sum += static_cast<double>(theirs[2 * i]) + static_cast<double>(theirs[2 * i + 1]);
+    }
+    values[i] = sum;
+  }
+}
+
+void sum_identically(Communicator& comm, std::span<float> values) {
+  if (comm.size() == 1) return;
+  const auto n = values.size();
+  std::vector<float> all(n * static_cast<size_t>(comm.size()));
+  comm.all_gatherv(values.data(), all.data(),
+                   std::vector<int64_t>(static_cast<size_t>(comm.size()), static_cast<int64_t>(n)));
+  std::copy(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), values.begin());
+  for (size_t r = 1; r < static_cast<size_t>(comm.size()); ++r) {
+    for (size_t i = 0; i < n; ++i) values[i] += all[r * n + i];
+  }
+}
+
 double sum_across(Communicator& comm, double value) {
-  if (comm.size() == 1) return value;
-  const auto high = static_cast<float>(value);
-  const float mine[2] = {high, static_cast<float>(value - static_cast<double>(high))};
-  std::vector<float> all(2 * static_cast<size_t>(comm.size()));
-  comm.all_gatherv(mine, all.data(), std::vector<int64_t>(static_cast<size_t>(comm.size()), 2));
-  double sum = 0.0;
-  for (size_t r = 0; r < all.size(); r += 2) sum += static_cast<double>(all[r]) + static_cast<double>(all[r + 1]);
-  return sum;
+  sum_across(comm, std::span<double>(&value, 1));
+  return value;
 }
 
 }  // namespace sv

@@ -29,6 +29,11 @@ class Communicator {
                            std::span<const int64_t> recv_counts) = 0;
   virtual void send(const float* data, int64_t count, int peer, int tag) = 0;
   virtual void recv(float* data, int64_t count, int peer, int tag) = 0;
+  // A send to `to` and a receive from `from` that proceed together (neither
+  // waits for the other to finish): two ranks that each send to the other at
+  // once cannot deadlock, as they could with send() then recv().
+  virtual void send_recv(const float* send, int64_t send_count, int to, float* recv, int64_t recv_count, int from,
+                         int tag) = 0;
   virtual void broadcast_bytes(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
 };
@@ -38,6 +43,11 @@ std::shared_ptr<Communicator> make_self_communicator(std::string name);
 // The sum over the group of one double per rank, to double precision and the
 // same bits on every rank (summed in rank order).
 double sum_across(Communicator& comm, double value);
+// The same for several values at once (one collective), in place.
+void sum_across(Communicator& comm, std::span<double> values);
+// Element-wise sum over the group, in place, in rank order on every rank, so
+// every rank gets the same bits (an all-gather: for small buffers).
+void sum_identically(Communicator& comm, std::span<float> values);
 
 // Forwards to `inner` and counts the bytes this rank sends (collectives are
 // counted as the standard ring/pairwise algorithms send them).
@@ -54,6 +64,8 @@ class CountingCommunicator : public Communicator {
                    std::span<const int64_t> recv_counts) override;
   void send(const float* data, int64_t count, int peer, int tag) override;
   void recv(float* data, int64_t count, int peer, int tag) override;
+  void send_recv(const float* send, int64_t send_count, int to, float* recv, int64_t recv_count, int from,
+                 int tag) override;
   void broadcast_bytes(void* data, int64_t bytes, int root) override;
   void barrier() override { inner_->barrier(); }
 

@@ -78,6 +78,12 @@ class MpiCommunicator : public Communicator {
                    MPI_STATUS_IGNORE),
           "receive");
   }
+  void send_recv(const float* send_buf, int64_t send_count, int to, float* recv_buf, int64_t recv_count, int from,
+                 int tag) override {
+    check(MPI_Sendrecv(send_buf, checked_count(send_count, name_), MPI_FLOAT, to, tag, recv_buf,
+                       checked_count(recv_count, name_), MPI_FLOAT, from, tag, comm_, MPI_STATUS_IGNORE),
+          "send-receive");
+  }
   void broadcast_bytes(void* data, int64_t bytes, int root) override {
     check(MPI_Bcast(data, checked_count(bytes, name_), MPI_BYTE, root, comm_), "broadcast");
   }

@@ -190,6 +190,23 @@ class NcclCommunicator : public Communicator {
     ctx_.synchronize();
   }
 
+  void send_recv(const float* send_buf, int64_t send_count, int to, float* recv_buf, int64_t recv_count, int from,
+                 int /*tag*/) override {
+    check_peer(to, "send");
+    check_peer(from, "receive");
+    ctx_.make_current();
+    {
+      // One group: NCCL posts both before either waits.
+      NcclGroup group(name_, "send-receive");
+      SV_NCCL_CHECK(name_, "send",
+                    ncclSend(send_buf, checked_count(send_count, name_), ncclFloat, to, comm_, ctx_.stream()));
+      SV_NCCL_CHECK(name_, "receive",
+                    ncclRecv(recv_buf, checked_count(recv_count, name_), ncclFloat, from, comm_, ctx_.stream()));
+      group.end();
+    }
+    ctx_.synchronize();
+  }
+
   void broadcast_bytes(void* data, int64_t bytes, int root) override {
     SV_CHECK_AS(CommError, root >= 0 && root < size_, "{} group: broadcast root {} of {} ranks",
                 name_, root, size_);

@@ -35,15 +35,41 @@ std::vector<ParameterGradient> parameter_gradients(const ParameterRegistry& regi
   return list;
 }
 
-double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp) {
-  double split = 0.0, replicated = 0.0;
+void GradSquares::add(const Parameter& p, double sum_sq) {
+  const bool split = !p.shard.is_replicated();
+  if (p.one_stage) {
+    (split ? split_one_stage : replicated_one_stage) += sum_sq;
+  } else {
+    (split ? split_every_stage : replicated_every_stage) += sum_sq;
+  }
+}
+
+void GradSquares::sum_across(Communicator& group) {
+  double all[4] = {split_one_stage, replicated_one_stage, split_every_stage, replicated_every_stage};
+  sv::sum_across(group, all);
+  split_one_stage = all[0];
+  replicated_one_stage = all[1];
+  split_every_stage = all[2];
+  replicated_every_stage = all[3];
+}
+
+double global_grad_norm(const GradSquares& s, Communicator& tp, Communicator& pp) {
+  // Each sum is taken in rank order, so every rank gets the same bits.
+  double split[2] = {s.split_one_stage, s.split_every_stage};
+  sum_across(tp, split);
+  const double stage = sum_across(pp, split[0] + s.replicated_one_stage);
+  return std::sqrt(stage + split[1] + s.replicated_every_stage);
+}
+
+double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp, Communicator& pp) {
+  GradSquares squares;
   for (const ParameterGradient& pg : list) {
     double sum_sq = 0.0;
     const float* g = pg.gradient.data<float>();
     for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
-    (pg.parameter->shard.is_replicated() ? replicated : split) += sum_sq;
+    squares.add(*pg.parameter, sum_sq);
   }
-  return std::sqrt(sum_across(tp, split) + replicated);
+  return global_grad_norm(squares, tp, pp);
 }
 
 }  // namespace sv::train

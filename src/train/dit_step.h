@@ -36,9 +36,19 @@ DitStepResult dit_flow_matching_step(const DitModel& model, const DitBatch& batc
 // whose .grad is None (no update, no weight decay).
 std::vector<ParameterGradient> parameter_gradients(const ParameterRegistry& registry, Gradients& grads);
 
-// The norm of the whole gradient under tensor parallel: the squares of split
-// parameters' slices are summed over tp, replicated ones counted once. The
-// same bits on every rank.
-double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp);
+// The norm of the whole gradient under tensor and pipeline parallel: the
+// squares of tp-split parameters' slices are summed over tp, those of one
+// stage's parameters over pp; a parameter every rank of a group holds is
+// counted once. The same bits on every rank.
+double global_grad_norm(std::span<const ParameterGradient> list, Communicator& tp, Communicator& pp);
+
+// The same from squares already summed by kind.
+struct GradSquares {
+  double split_one_stage = 0, replicated_one_stage = 0, split_every_stage = 0, replicated_every_stage = 0;
+  void add(const Parameter& p, double sum_sq);
+  // Each kind summed over `group` (ranks holding different elements).
+  void sum_across(Communicator& group);
+};
+double global_grad_norm(const GradSquares& squares, Communicator& tp, Communicator& pp);
 
 }  // namespace sv::train

@@ -9,8 +9,8 @@
 namespace sv::train {
 
 ShardedAdamW::ShardedAdamW(AdamWSettings settings, BucketLayout layout, std::shared_ptr<Communicator> group,
-                           std::shared_ptr<Communicator> tp)
-    : settings_(settings), layout_(std::move(layout)), group_(std::move(group)), tp_(std::move(tp)) {
+                           std::shared_ptr<Communicator> tp, std::shared_ptr<Communicator> pp)
+    : settings_(settings), layout_(std::move(layout)), group_(std::move(group)), tp_(std::move(tp)), pp_(std::move(pp)) {
   SV_CHECK(layout_.ranks == group_->size(), "ZeRO-1: a layout for {} ranks used by a group of {}", layout_.ranks,
            group_->size());
   for (size_t b = 0; b < layout_.buckets.size(); ++b) {
@@ -31,17 +31,17 @@ ShardedAdamW::ShardedAdamW(AdamWSettings settings, BucketLayout layout, std::sha
 double ShardedAdamW::global_norm(const std::vector<std::vector<float>>& chunks) const {
   SV_CHECK(chunks.size() == segments_.size(), "ZeRO-1: {} gradient chunks for {} buckets", chunks.size(),
            segments_.size());
-  double split = 0.0, replicated = 0.0;
+  GradSquares squares;
   for (size_t b = 0; b < segments_.size(); ++b) {
     for (const Segment& s : segments_[b]) {
       double sum_sq = 0.0;
       const float* g = chunks[b].data() + s.in_chunk;
       for (int64_t i = 0; i < s.count; ++i) sum_sq += static_cast<double>(g[i]) * g[i];
-      (s.parameter->shard.is_replicated() ? replicated : split) += sum_sq;
+      squares.add(*s.parameter, sum_sq);
     }
   }
-  // Replicated parameters are the same on every tp rank: counted once.
-  return std::sqrt(sum_across(*tp_, sum_across(*group_, split)) + sum_across(*group_, replicated));
+  squares.sum_across(*group_);
+  return global_grad_norm(squares, *tp_, *pp_);
 }
 
 std::vector<float> ShardedAdamW::gather_bucket(size_t bucket, const std::vector<float>& chunk) const {

@@ -19,19 +19,20 @@
 
 #include "parallel/communicator.h"
 #include "train/adamw.h"
+#include "train/dit_step.h"
 #include "train/gradient_reduction.h"
 
 namespace sv::train {
 
 class ShardedAdamW {
  public:
-  // group: the ranks the layout's buckets are split over; tp: where
-  // tensor-parallel slices of one parameter live (for the global norm).
+  // group: the ranks the layout's buckets are split over; tp and pp: where
+  // the other slices and stages of the model live (for the global norm).
   ShardedAdamW(AdamWSettings settings, BucketLayout layout, std::shared_ptr<Communicator> group,
-               std::shared_ptr<Communicator> tp);
+               std::shared_ptr<Communicator> tp, std::shared_ptr<Communicator> pp);
 
   // The norm of the whole gradient: this rank's chunks, summed over the
-  // group, split parameters' squares summed over tp as well.
+  // group, then as global_grad_norm sums over tp and pp.
   double global_norm(const std::vector<std::vector<float>>& chunks) const;
   // One step: clips the chunks in place, updates this rank's elements and
   // all-gathers the weights (every rank of the group takes part).
@@ -59,7 +60,7 @@ class ShardedAdamW {
 
   AdamWSettings settings_;
   BucketLayout layout_;
-  std::shared_ptr<Communicator> group_, tp_;
+  std::shared_ptr<Communicator> group_, tp_, pp_;
   std::vector<std::vector<Segment>> segments_;  // per bucket
   std::vector<std::vector<float>> exp_avg_, exp_avg_sq_;  // per bucket, this rank's chunk
   int64_t steps_ = 0;

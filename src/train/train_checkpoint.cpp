@@ -100,7 +100,7 @@ void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointConten
     SV_CHECK_AS(CheckpointError, it != c.weights.end() && it->second.shape() == p->full_shape,
                 "{}: a checkpoint of another model: {} is {} there, the model has {}", path.string(), p->name,
                 it == c.weights.end() ? "missing" : it->second.shape().str(), p->full_shape.str());
-    p->value.copy_from(take_shard(it->second, p->shard));
+    if (p->local) p->value.copy_from(take_shard(it->second, p->shard));
   }
   SV_CHECK_AS(CheckpointError, c.weights.size() == registry.parameters().size(),
               "{}: a checkpoint of another model: it holds {} weights, the model {}", path.string(), c.weights.size(),
@@ -109,20 +109,30 @@ void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointConten
 
 std::map<std::string, AdamWMoments, std::less<>> local_moments(
     const ParameterRegistry& registry, std::map<std::string, AdamWMoments, std::less<>> full) {
-  for (auto& [name, m] : full) {
-    const Parameter* p = registry.find(name);
-    SV_CHECK_AS(CheckpointError, p, "checkpoint: AdamW moments of {}, which the model does not have", name);
-    m.exp_avg = take_shard(m.exp_avg, p->shard);
-    m.exp_avg_sq = take_shard(m.exp_avg_sq, p->shard);
+  for (auto it = full.begin(); it != full.end();) {
+    const Parameter* p = registry.find(it->first);
+    SV_CHECK_AS(CheckpointError, p, "checkpoint: AdamW moments of {}, which the model does not have", it->first);
+    if (!p->local) {  // another pipeline stage's
+      it = full.erase(it);
+      continue;
+    }
+    it->second.exp_avg = take_shard(it->second.exp_avg, p->shard);
+    it->second.exp_avg_sq = take_shard(it->second.exp_avg_sq, p->shard);
+    ++it;
   }
   return full;
 }
 
 std::map<std::string, Tensor> local_tensors(const ParameterRegistry& registry, std::map<std::string, Tensor> full) {
-  for (auto& [name, t] : full) {
-    const Parameter* p = registry.find(name);
-    SV_CHECK_AS(CheckpointError, p, "checkpoint: EMA weights of {}, which the model does not have", name);
-    t = take_shard(t, p->shard);
+  for (auto it = full.begin(); it != full.end();) {
+    const Parameter* p = registry.find(it->first);
+    SV_CHECK_AS(CheckpointError, p, "checkpoint: EMA weights of {}, which the model does not have", it->first);
+    if (!p->local) {
+      it = full.erase(it);
+      continue;
+    }
+    it->second = take_shard(it->second, p->shard);
+    ++it;
   }
   return full;
 }

@@ -59,7 +59,7 @@ CheckpointContents read_train_checkpoint(const std::filesystem::path& path);
 void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& contents,
                              const std::filesystem::path& path);
 // This rank's slices of full per-parameter tensors (AdamW moments, EMA
-// weights), by the registry's shard rules.
+// weights), by the registry's shard rules; other pipeline stages' are left out.
 std::map<std::string, AdamWMoments, std::less<>> local_moments(
     const ParameterRegistry& registry, std::map<std::string, AdamWMoments, std::less<>> full);
 std::map<std::string, Tensor> local_tensors(const ParameterRegistry& registry, std::map<std::string, Tensor> full);

@@ -170,7 +170,7 @@ RunState start_or_resume(const TrainerOptions& options) {
   if (s.config.zero_stage == 1 && groups.dp_sp->size() > 1) {
     s.sharded = std::make_unique<ShardedAdamW>(
         s.config.adamw, DitGradientReduction::plan(s.model->registry(), grad_bucket_bytes(s.config), groups.dp_sp->size()),
-        groups.dp_sp, groups.tp);
+        groups.dp_sp, groups.tp, groups.pp);
     if (groups.world_rank == 0) {
       log_info("ZeRO-1: AdamW moments split over {} ranks (dp x sp): {:.1f} MiB per rank", groups.dp_sp->size(),
                static_cast<double>(s.sharded->moment_bytes()) / (1 << 20));
@@ -501,7 +501,7 @@ class TrainingLoop {
     grads_.zero();
     m.loss = runner_.accumulate(step, batch, grads_);
     const std::vector<ParameterGradient> list = parameter_gradients(s_.model->registry(), grads_);
-    m.grad_norm = s_.sharded ? s_.sharded->global_norm(runner_.own_chunks()) : global_grad_norm(list, *groups_.tp);
+    m.grad_norm = s_.sharded ? s_.sharded->global_norm(runner_.own_chunks()) : global_grad_norm(list, *groups_.tp, *groups_.pp);
     m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
     if (m.skipped) {
       ++s_.progress.skipped_steps;

@@ -21,6 +21,8 @@
 #include "models/presets/tiny_model.h"
 #include "stages/decode_stage.h"
 #include "stages/denoise_stage.h"
+#include "train/dit_step.h"
+#include "train/pipeline_step.h"
 
 namespace sv {
 namespace {
@@ -123,6 +125,60 @@ TEST(DitParallel, ForwardEqualsSingleRank) {
   const Tensor out = parallel.forward(in);
   ASSERT_EQ(out.shape(), ref.shape());
   EXPECT_LT(rel_l2(out, ref), 1e-5) << test_layout().str();
+}
+
+// One training step's loss and gradients under this layout (the 1F1B
+// pipeline over 4 micro-batches of one sample under pp, 3 layers split 2 + 1;
+// the sp ranks' partial gradients summed as the trainer's reduction does)
+// equal one rank's on the whole batch.
+TEST(DitParallel, TrainingStepGradientsEqualSingleRank) {
+  const Layout layout = test_layout();
+  if (layout.cfg != 1) GTEST_SKIP() << "cfg has no meaning in training (train refuses it)";
+  const DitConfig config = test_config();
+  DitModel single(config, ParallelGroups::single());
+  init_parameters_random(single.registry(), 5);
+  const ParallelGroups groups = make_parallel_groups(*g_runtime, layout, 4, 3);
+  DitModel parallel(config, groups);
+  init_parameters_random(parallel.registry(), 5);
+
+  constexpr int64_t kBatch = 4;
+  const DitConditioning text = test_text(kBatch);
+  train::DitBatch whole;
+  whole.x0 = gaussian_noise(Shape{kBatch, 3, config.in_channels, 3, 5}, 21);
+  whole.noise = gaussian_noise(whole.x0.shape(), 22);
+  whole.t = Tensor::from_vector<float>({0.2f, 0.5f, 0.7f, 0.9f}, Shape{kBatch});
+  whole.encoder_hidden_states = text.y;
+  whole.encoder_hidden_states_2 = text.clip;
+  whole.encoder_attention_mask = text.mask;
+  Gradients reference;
+  const double reference_loss = train::dit_flow_matching_step(single, whole, {}, reference).loss;
+
+  std::vector<train::DitBatch> micro;
+  for (int64_t j = 0; j < kBatch; ++j) {
+    auto row = [&](const Tensor& t) { return t.slice(0, j, j + 1).contiguous(); };
+    micro.push_back(train::DitBatch{row(whole.x0), row(whole.noise), row(whole.t), row(whole.encoder_hidden_states),
+                                    row(whole.encoder_hidden_states_2), row(whole.encoder_attention_mask)});
+  }
+  Gradients grads;
+  const double loss =
+      sum_across(*groups.pp, train::pipeline_step(parallel, micro, 1.0 / kBatch, {}, grads, *groups.pp));
+  EXPECT_NEAR(loss, reference_loss, 1e-6 * reference_loss);
+
+  const int tp = groups.layout.tp, r = groups.tp_rank();
+  int compared = 0;
+  for (const auto& p : parallel.registry().parameters()) {
+    if (!p->local) continue;
+    Tensor& g = grads.of(*p);
+    groups.sp->all_reduce_sum(g.data<float>(), g.numel());  // each sp rank's tokens' share
+    Tensor expected = reference.of(*single.registry().find(p->name));
+    if (!p->shard.is_replicated()) {
+      const int64_t n = expected.dim(p->shard.dim) / tp;
+      expected = expected.slice(p->shard.dim, r * n, (r + 1) * n).contiguous();
+    }
+    EXPECT_LT(rel_l2(g, expected), 1e-5) << p->name << " under " << layout.str();
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
 }
 
 // The DiT that `stepvideo init-model --preset tiny` writes, loaded from its

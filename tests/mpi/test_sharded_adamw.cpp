@@ -59,7 +59,7 @@ TEST(ShardedAdamW, SameWeightsAndMomentsAsAdamWOnTheSummedGradients) {
   train::AdamWSettings settings;
   settings.max_grad_norm = 5.0f;  // clips in some steps, not in others
   train::AdamW reference(settings);
-  train::ShardedAdamW sharded(settings, layout, dp, tp);
+  train::ShardedAdamW sharded(settings, layout, dp, tp, make_self_communicator("pp"));
   train::BucketedGradientReduction reduction(dp, kBucketBytes, train::BucketedGradientReduction::Result::OwnChunks);
   for (int step = 0; step < 3; ++step) {
     // The reference sums every rank's contribution itself.
@@ -103,7 +103,7 @@ TEST(ShardedAdamW, SameWeightsAndMomentsAsAdamWOnTheSummedGradients) {
   }
   // A fresh optimizer restored from the reference's moments (a checkpoint)
   // holds the same shares: gathering gives them back.
-  train::ShardedAdamW restored(settings, layout, dp, tp);
+  train::ShardedAdamW restored(settings, layout, dp, tp, make_self_communicator("pp"));
   restored.restore(reference.steps_taken(), reference.all_moments());
   EXPECT_EQ(restored.steps_taken(), 3);
   for (const auto& [name, m] : restored.gather_moments()) {

@@ -36,7 +36,8 @@ DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups)
   patch_bias_ = &patch.param("bias", Shape{d}, Init::Bias);
   for (int64_t i = 0; i < config.num_layers; ++i) {
     const bool here = i >= first_block_ && i < last_block_;
-    const Scope blocks = here ? root.child("transformer_blocks") : root.child("transformer_blocks").remote();
+    const Scope one_stage = root.child("transformer_blocks").one_stage();
+    const Scope blocks = here ? one_stage : one_stage.remote();
     blocks_.push_back(std::make_unique<DitBlock>(blocks.child(i), d, config.attention_head_dim, groups));
   }
   norm_out_ = std::make_unique<LayerNorm>(root.child("norm_out"), d, config.norm_eps,

@@ -51,13 +51,12 @@ struct DitTrainingPass::State {
   LayerNorm::Saved norm_out;
   Tensor normed, shift_scale;  // norm_out's output; [B, 2, D] table + embedded
   Linear::Saved proj_out;
+  // The conditioning's input gradients (backward_stage to backward_conditioning).
+  Tensor dt6, dtext, d_embedded;
 };
 
 DitTrainingPass::DitTrainingPass(const DitModel& model, DitTrainingOptions options)
-    : model_(model), options_(options) {
-  SV_CHECK_AS(ConfigError, model.groups().pp_size() == 1,
-              "training with pipeline parallelism (pp={}) is not supported yet", model.groups().pp_size());
-}
+    : model_(model), options_(options) {}
 
 DitTrainingPass::~DitTrainingPass() = default;
 
@@ -88,6 +87,13 @@ void DitTrainingPass::forward_conditioning(const DitInputs& in, int64_t batch) {
 }
 
 Tensor DitTrainingPass::forward(const DitInputs& in) {
+  SV_CHECK_AS(ConfigError, model_.groups().pp_size() == 1,
+              "DitTrainingPass::forward runs the whole model; under pp={} each stage runs forward_stage",
+              model_.groups().pp_size());
+  return forward_stage(in, Tensor());
+}
+
+Tensor DitTrainingPass::forward_stage(const DitInputs& in, const Tensor& x_in) {
   const DitModel& m = model_;
   state_ = std::make_unique<State>();
   State& s = *state_;
@@ -96,9 +102,17 @@ Tensor DitTrainingPass::forward(const DitInputs& in) {
   s.grid = ops::RopeGrid{frames, hp, wp};
   s.split = m.token_split(s.grid.tokens());
 
-  s.patches = own_tokens(ops::patchify(in.hidden_states.to(DType::F32).contiguous(), m.config_.patch_size),
-                         s.split, m.groups_.sp_rank());
-  Tensor x = ops::linear(s.patches, m.patch_weight_matrix(), m.patch_bias_->value);
+  Tensor x;
+  if (m.groups_.pp_rank() == 0) {
+    s.patches = own_tokens(ops::patchify(in.hidden_states.to(DType::F32).contiguous(), m.config_.patch_size),
+                           s.split, m.groups_.sp_rank());
+    x = ops::linear(s.patches, m.patch_weight_matrix(), m.patch_bias_->value);
+  } else {
+    SV_CHECK(x_in.defined() && x_in.rank() == 3 && x_in.dim(0) == batch,
+             "DiT pipeline stage {}: input activation {} for a batch of {}", m.groups_.pp_rank(),
+             x_in.defined() ? x_in.describe() : "undefined", batch);
+    x = x_in;
+  }
   forward_conditioning(in, batch);
 
   const auto first = static_cast<size_t>(m.first_block_), last = static_cast<size_t>(m.last_block_);
@@ -116,7 +130,7 @@ Tensor DitTrainingPass::forward(const DitInputs& in) {
       x = m.blocks_[i]->forward(x, s.text, s.kv_lens, s.t6, s.grid, s.split, s.blocks[i - first]);
     }
   }
-  return output_layer(x);
+  return m.groups_.pp_rank() == m.groups_.pp_size() - 1 ? output_layer(x) : x;
 }
 
 Tensor DitTrainingPass::output_layer(const Tensor& x) {
@@ -140,15 +154,48 @@ Tensor DitTrainingPass::output_layer(const Tensor& x) {
 }
 
 void DitTrainingPass::backward(const Tensor& dprediction, Gradients& grads) {
+  backward_stage(dprediction, grads);
+  backward_conditioning(grads);
+}
+
+Shape DitTrainingPass::stage_boundary_shape(const DitModel& m, const DitInputs& in) {
+  const DitModel::VideoShape shape = m.check_video(in);
+  const TokenSplit split = m.token_split(shape.frames * shape.hp * shape.wp);
+  return Shape{shape.batch, split.counts[static_cast<size_t>(m.groups_.sp_rank())], m.config_.inner_dim()};
+}
+
+std::vector<const Parameter*> DitTrainingPass::stage_edge_parameters(const DitModel& m) {
+  std::vector<const Parameter*> edge{m.patch_weight_, m.patch_bias_, m.scale_shift_table_};
+  for (const auto& p : m.registry().parameters()) {
+    if (p->name.starts_with("norm_out.") || p->name.starts_with("proj_out.")) edge.push_back(p.get());
+  }
+  return edge;
+}
+
+std::vector<Tensor*> DitTrainingPass::conditioning_input_gradients() {
+  SV_CHECK(state_ && state_->dt6.defined(), "DitTrainingPass: conditioning gradients before backward_stage");
+  return {&state_->dt6, &state_->dtext, &state_->d_embedded};
+}
+
+void DitTrainingPass::backward_conditioning(Gradients& grads) {
+  SV_CHECK(state_ && state_->dt6.defined(), "DitTrainingPass::backward_conditioning before backward_stage");
+  State& s = *state_;
+  conditioning_backward(s.dt6, s.d_embedded, s.dtext, grads);
+  state_.reset();
+}
+
+Tensor DitTrainingPass::backward_stage(const Tensor& dy, Gradients& grads) {
   SV_CHECK(state_, "DitTrainingPass::backward without a forward");
   const DitModel& m = model_;
   State& s = *state_;
   const int64_t batch = s.shape.batch, d = m.config_.inner_dim();
-  SV_CHECK(dprediction.rank() == 5 && dprediction.dim(0) == batch,
-           "DiT backward: prediction gradient {} for a batch of {}", dprediction.describe(), batch);
+  const bool first_stage = m.groups_.pp_rank() == 0, last_stage = m.groups_.pp_rank() == m.groups_.pp_size() - 1;
+  SV_CHECK(dy.defined() && dy.rank() == (last_stage ? 5 : 3) && dy.dim(0) == batch,
+           "DiT backward: {} gradient {} for a batch of {}", last_stage ? "prediction" : "stage output",
+           dy.defined() ? dy.describe() : "undefined", batch);
 
   Tensor d_embedded = Tensor::zeros(Shape{batch, d}, DType::F32);
-  Tensor dx = output_layer_backward(dprediction, d_embedded, grads);
+  Tensor dx = last_stage ? output_layer_backward(dy, d_embedded, grads) : dy.contiguous();
 
   Tensor dtext = Tensor::zeros(s.text.shape(), DType::F32);
   Tensor dt6 = Tensor::zeros(s.t6.shape(), DType::F32);
@@ -170,11 +217,14 @@ void DitTrainingPass::backward(const Tensor& dprediction, Gradients& grads) {
     if (options_.block_gradients_done) options_.block_gradients_done(static_cast<int64_t>(i));
   }
 
+  s.dt6 = std::move(dt6);
+  s.dtext = std::move(dtext);
+  s.d_embedded = std::move(d_embedded);
+  if (!first_stage) return dx;
   // Patch embedding: a linear map of patches (the video itself needs no gradient).
   Tensor dweight = grads.of(*m.patch_weight_).reshape(m.patch_weight_matrix().shape());
   ops::linear_parameter_gradients(s.patches, m.patch_weight_matrix(), dx, &dweight, &grads.of(*m.patch_bias_));
-  conditioning_backward(dt6, d_embedded, dtext, grads);
-  state_.reset();
+  return Tensor();
 }
 
 Tensor DitTrainingPass::output_layer_backward(const Tensor& dprediction, Tensor& d_embedded, Gradients& grads) {
