@@ -51,7 +51,8 @@ int cmd_train(const Args& args, const Context& context) {
       "seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (order, noise, t, dropout)")(
       "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global samples per optimizer step")(
       "micro-batch-size", po::value(&c.micro_batch_size)->default_value(0),
-      "samples per forward/backward (gradient accumulation); 0: the whole batch")(
+      "samples per forward/backward on each rank (gradient accumulation); 0: its whole share of the batch,\n"
+      "or 1 under pp (the 1F1B pipeline overlaps the stages over micro-batches)")(
       "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate")(
       "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (decay to --lr-floor)")(
       "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(
@@ -112,8 +113,6 @@ int cmd_train(const Args& args, const Context& context) {
     throw po::error("--layout: cfg has no meaning in training (it splits the two guidance branches of sampling); "
                     "leave it out");
   }
-  SV_CHECK_AS(NotSupported, layout.pp == 1,
-              "--layout {}: pipeline-parallel training is not built yet; use tp, sp and dp", layout.str());
   SV_CHECK_AS(NotSupported, layout.model_parallel_size() == 1 || c.sample_every == 0,
               "--sample-every with --layout {}: sample videos during model-parallel training are not built yet; use "
               "--sample-every 0 and `export` + `generate`",

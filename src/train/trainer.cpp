@@ -25,6 +25,7 @@
 #include "train/dataset.h"
 #include "train/dit_step.h"
 #include "train/gradient_reduction.h"
+#include "train/pipeline_step.h"
 #include "train/sharded_adamw.h"
 #include "train/metrics_log.h"
 #include "train/sample_videos.h"
@@ -192,7 +193,9 @@ RunState start_or_resume(const TrainerOptions& options) {
     s.ema = local_tensors(s.model->registry(), std::move(ckpt->ema));
     log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
   } else if (s.config.ema_decay > 0) {
-    for (const auto& p : s.model->registry().parameters()) s.ema[p->name] = p->value.clone();
+    for (const auto& p : s.model->registry().parameters()) {
+      if (p->local) s.ema[p->name] = p->value.clone();
+    }
   }
   return s;
 }
@@ -213,7 +216,7 @@ class StepRunner {
         groups_(groups),
         plan_(buckets(data, split), state.config.batch_size, state.config.seed),
         local_batch_(state.config.batch_size / groups.dp_size),
-        micro_(local_micro_batch(state.config, groups.dp_size)) {
+        micro_(local_micro_batch(state.config, groups.dp_size, groups.pp_size())) {
     if (groups.dp_sp->size() > 1) {
       reduction_ = std::make_unique<DitGradientReduction>(
           s_.model->registry(), groups.dp_sp, grad_bucket_bytes(state.config),
@@ -222,10 +225,11 @@ class StepRunner {
   }
 
   // Samples per forward/backward on each rank: --micro-batch-size, or the
-  // rank's whole share of the global batch.
-  static int64_t local_micro_batch(const TrainConfig& c, int dp) {
-    const int64_t local = c.batch_size / dp;
-    return c.micro_batch_size > 0 ? c.micro_batch_size : local;
+  // rank's whole share of the global batch (one sample at a time under pp,
+  // so the pipeline has micro-batches to overlap).
+  static int64_t local_micro_batch(const TrainConfig& c, int dp, int pp) {
+    if (c.micro_batch_size > 0) return c.micro_batch_size;
+    return pp > 1 ? 1 : c.batch_size / dp;
   }
 
   // InputError (as the plan gives it) when no batch can ever form.
@@ -257,14 +261,10 @@ class StepRunner {
     const TrainConfig& c = s_.config;
     const double share = static_cast<double>(micro_) / static_cast<double>(c.batch_size);
     double loss = 0.0;
-    for (int64_t first = 0; first < local_batch_; first += micro_) {
-      const DitBatch b = assemble(step, batch, first, micro_, first_position());
-      DitTrainingOptions options{c.activation_checkpointing, {}};
-      // The last micro-batch completes each block's gradients: reduce them at once.
-      if (reduction_ && first + micro_ == local_batch_) {
-        options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
-      }
-      loss += share * dit_flow_matching_step(*s_.model, b, options, grads, share).loss;
+    if (groups_.pp_size() > 1) {
+      loss = pipelined(step, batch, grads, share);
+    } else {
+      loss = one_stage(step, batch, grads, share);
     }
     if (reduction_) {
       reduction_->finish(grads);
@@ -275,7 +275,35 @@ class StepRunner {
         reported_buckets_ = true;
       }
     }
-    return sum_across(*groups_.dp, loss);
+    // The last stage has the loss; the dp ranks each have their samples'.
+    return sum_across(*groups_.dp, sum_across(*groups_.pp, loss));
+  }
+
+  // The whole model here: the micro-batches one after another.
+  double one_stage(int64_t step, const LoadedBatch& batch, Gradients& grads, double share) {
+    const TrainConfig& c = s_.config;
+    double loss = 0.0;
+    for (int64_t first = 0; first < local_batch_; first += micro_) {
+      const DitBatch b = assemble(step, batch, first, micro_, first_position());
+      DitTrainingOptions options{c.activation_checkpointing, {}};
+      // The last micro-batch completes each block's gradients: reduce them at once.
+      if (reduction_ && first + micro_ == local_batch_) {
+        options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+      }
+      loss += share * dit_flow_matching_step(*s_.model, b, options, grads, share).loss;
+    }
+    return loss;
+  }
+
+  // This rank's pipeline stage: the micro-batches in the 1F1B order.
+  double pipelined(int64_t step, const LoadedBatch& batch, Gradients& grads, double share) {
+    std::vector<DitBatch> micro;
+    for (int64_t first = 0; first < local_batch_; first += micro_) {
+      micro.push_back(assemble(step, batch, first, micro_, first_position()));
+    }
+    DitTrainingOptions options{s_.config.activation_checkpointing, {}};
+    if (reduction_) options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+    return pipeline_step(*s_.model, micro, share, options, grads, *groups_.pp);
   }
 
   // The loss at fixed draws (forward only): kValidationDraws (noise, t) per
@@ -355,6 +383,7 @@ void update_ema(RunState& s) {
   if (s.config.ema_decay <= 0) return;
   const auto d = static_cast<float>(s.config.ema_decay);
   for (const auto& p : s.model->registry().parameters()) {
+    if (!p->local) continue;  // another pipeline stage's
     Tensor& e = s.ema.at(p->name);
     const float* w = p->value.data<float>();
     float* ep = e.data<float>();
@@ -362,24 +391,77 @@ void update_ema(RunState& s) {
   }
 }
 
+// Brings a whole tensor from the pipeline stage that holds it to the first
+// stage, where world rank 0 writes the checkpoint. Only the pp group of
+// world rank 0 (tp, sp, dp and cfg coordinates 0) carries it.
+class ToFirstStage {
+ public:
+  explicit ToFirstStage(const ParallelGroups& g)
+      : g_(g), carries_(g.pp_size() > 1 && g.coords.tp == 0 && g.coords.sp == 0 && g.coords.dp == 0 && g.coords.cfg == 0) {}
+
+  // full: the whole tensor where this rank holds it; owner: the stage that
+  // does (-1: every stage). Returns it where it is (now) held.
+  Tensor operator()(Tensor full, int owner, const Shape& shape) const {
+    if (owner < 0 || owner == 0 || !carries_) return full;
+    constexpr int kTag = 72;
+    if (g_.pp_rank() == owner) {
+      g_.pp->send(full.data<float>(), full.numel(), 0, kTag);
+      return Tensor();
+    }
+    if (g_.pp_rank() != 0) return Tensor();
+    Tensor received = Tensor::empty(shape, DType::F32);
+    g_.pp->recv(received.data<float>(), received.numel(), owner, kTag);
+    return received;
+  }
+
+ private:
+  const ParallelGroups& g_;
+  bool carries_;
+};
+
 // The run's state as full tensors: parameters split over tp are gathered
-// (every rank takes part; only world rank 0 writes the result).
-CheckpointContents full_state(const RunState& s, Communicator& tp) {
+// (every rank takes part), other pipeline stages' blocks are brought to the
+// first stage; only world rank 0, which then holds everything, writes it.
+CheckpointContents full_state(const RunState& s, const ParallelGroups& g) {
   CheckpointContents c;
   c.progress = s.progress;
   c.config = s.config;
   c.adamw_steps = s.sharded ? s.sharded->steps_taken() : s.adamw->steps_taken();
   // ZeRO-1: the shares of the moments are gathered first (every rank of dp x sp takes part).
   const auto gathered = s.sharded ? s.sharded->gather_moments() : std::map<std::string, AdamWMoments, std::less<>>{};
+  const ToFirstStage to_first_stage(g);
+  Communicator& tp = *g.tp;
   for (const auto& p : s.model->registry().parameters()) {
-    SV_CHECK(p->local && p->value.defined(), "checkpoint: {} is not held here", p->name);
-    c.weights[p->name] = gather_shards(p->value, p->shard, tp);
+    const int owner = s.model->stage_holding(*p);
+    auto whole = [&](const Tensor* local) {
+      return to_first_stage(local ? gather_shards(*local, p->shard, tp) : Tensor(), owner, p->full_shape);
+    };
+    auto keep = [](auto& into, const std::string& name, auto value) {
+      if constexpr (std::is_same_v<decltype(value), Tensor>) {
+        if (value.defined()) into[name] = std::move(value);
+      } else if (value.exp_avg.defined()) {
+        into[name] = std::move(value);
+      }
+    };
+    SV_CHECK(!p->local || p->value.defined(), "checkpoint: {} is not loaded", p->name);
+    keep(c.weights, p->name, whole(p->local ? &p->value : nullptr));
     const auto it = gathered.find(p->name);
-    const AdamWMoments* m = s.sharded ? (it == gathered.end() ? nullptr : &it->second) : s.adamw->moments(p->name);
-    if (m) {
-      c.moments[p->name] = AdamWMoments{gather_shards(m->exp_avg, p->shard, tp), gather_shards(m->exp_avg_sq, p->shard, tp)};
+    const AdamWMoments* m = !p->local  ? nullptr
+                            : s.sharded ? (it == gathered.end() ? nullptr : &it->second)
+                                        : s.adamw->moments(p->name);
+    // Under pp every rank must take part in each transfer: every parameter
+    // has moments once a step was taken (each stage's gradients cover all of
+    // its parameters).
+    const bool moments_expected = g.pp_size() > 1 ? c.adamw_steps > 0 : m != nullptr;
+    if (moments_expected) {
+      SV_CHECK(!p->local || m, "checkpoint: no AdamW moments for {} after {} steps", p->name, c.adamw_steps);
+      keep(c.moments, p->name,
+           AdamWMoments{whole(m ? &m->exp_avg : nullptr), whole(m ? &m->exp_avg_sq : nullptr)});
     }
-    if (const auto e = s.ema.find(p->name); e != s.ema.end()) c.ema[p->name] = gather_shards(e->second, p->shard, tp);
+    if (s.config.ema_decay > 0) {
+      const auto e = s.ema.find(p->name);
+      keep(c.ema, p->name, whole(e == s.ema.end() ? nullptr : &e->second));
+    }
   }
   return c;
 }
@@ -479,7 +561,7 @@ class TrainingLoop {
  private:
   // Every rank gathers what tp splits; world rank 0 writes.
   void checkpoint() {
-    const CheckpointContents state = full_state(s_, *groups_.tp);
+    const CheckpointContents state = full_state(s_, groups_);
     if (!writers_) return;
     writers_->tensorboard.flush();
     save_checkpoint(state, run_dir_, writers_->metrics);
@@ -653,7 +735,7 @@ TrainOutcome train(const TrainerOptions& options) {
   log_info("training {} samples ({} held out) for steps {}..{}, batch {} ({} per dp rank x {}, micro-batch {})",
            split.train.size(), split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size,
            s.config.batch_size / groups.dp_size, groups.dp_size,
-           StepRunner::local_micro_batch(s.config, groups.dp_size));
+           StepRunner::local_micro_batch(s.config, groups.dp_size, groups.pp_size()));
   const LargeBlockReuse reuse;  // every step allocates the same activations
   return TrainingLoop(s, data, split, options).run();
 }

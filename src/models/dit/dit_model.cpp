@@ -21,13 +21,9 @@ constexpr int64_t kTimestepChannels = 256;  // sinusoid width of PixArt's embedd
 
 DitModel::DitModel(const DitConfig& config, const ParallelGroups& groups)
     : config_(config), groups_(groups) {
-  // Contiguous layer ranges, the first stages one layer longer when uneven.
-  const int64_t stages = groups.pp_size(), stage = groups.pp_rank();
-  SV_CHECK_AS(ConfigError, stages <= config.num_layers,
-              "pp={} exceeds the {} transformer layers", stages, config.num_layers);
-  const int64_t base = config.num_layers / stages, extra = config.num_layers % stages;
-  first_block_ = stage * base + std::min(stage, extra);
-  last_block_ = first_block_ + base + (stage < extra ? 1 : 0);
+  SV_CHECK_AS(ConfigError, groups.pp_size() <= config.num_layers,
+              "pp={} exceeds the {} transformer layers", groups.pp_size(), config.num_layers);
+  std::tie(first_block_, last_block_) = stage_blocks(config.num_layers, groups.pp_size(), groups.pp_rank());
   const Scope root(registry_);
   const int64_t d = config.inner_dim(), p = config.patch_size;
   scale_shift_table_ = &root.param("scale_shift_table", Shape{2, d}, Init::Table);
@@ -229,6 +225,24 @@ void DitModel::run_blocks(Tensor& x, const Tensor& text, const std::vector<int64
       x.slice(0, b, b + 1).copy_from(xb);
     }
   }
+}
+
+std::pair<int64_t, int64_t> DitModel::stage_blocks(int64_t layers, int64_t stages, int64_t stage) {
+  const int64_t base = layers / stages, extra = layers % stages;
+  const int64_t first = stage * base + std::min(stage, extra);
+  return {first, first + base + (stage < extra ? 1 : 0)};
+}
+
+int DitModel::stage_holding(const Parameter& p) const {
+  if (!p.one_stage) return -1;
+  constexpr std::string_view kPrefix = "transformer_blocks.";
+  SV_CHECK(p.name.starts_with(kPrefix), "DiT: {} is not a block's parameter", p.name);
+  const int64_t block = std::stoll(p.name.substr(kPrefix.size()));
+  for (int stage = 0; stage < groups_.pp_size(); ++stage) {
+    const auto [first, last] = stage_blocks(config_.num_layers, groups_.pp_size(), stage);
+    if (block >= first && block < last) return stage;
+  }
+  throw InternalError(fmt::format("DiT: block {} of {} is on no stage", block, config_.num_layers));
 }
 
 double DitModel::forward_flops(const DitConfig& c, int64_t batch, int64_t video_tokens,

@@ -43,17 +43,22 @@ class DitModel {
   // Returns the velocity prediction, f32 [B, F, out_channels, H, W].
   Tensor forward(const DitInputs& inputs, const TraceFn& trace = {}) const;
 
-  // Matrix-multiply FLOPs of one forward pass (linear layers and both
-  // attentions), for benchmarks.
   // Blocks [first, last) run on this pipeline stage.
   int64_t first_block() const { return first_block_; }
   int64_t last_block() const { return last_block_; }
+  // The pipeline stage that holds a parameter, or -1 when every stage does.
+  int stage_holding(const Parameter& parameter) const;
 
+  // Matrix-multiply FLOPs of one forward pass (linear layers and both
+  // attentions), for benchmarks.
   static double forward_flops(const DitConfig& config, int64_t batch, int64_t video_tokens,
                               int64_t text_tokens, int64_t clip_tokens);
 
  private:
   friend class DitTrainingPass;  // the same computation, keeping what backward needs
+
+  // Contiguous layer ranges [first, last), the first stages one layer longer when uneven.
+  static std::pair<int64_t, int64_t> stage_blocks(int64_t layers, int64_t stages, int64_t stage);
 
   struct VideoShape {
     int64_t batch, frames, hp, wp;  // hp, wp: patches per column and row
