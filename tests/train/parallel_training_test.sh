@@ -10,7 +10,8 @@
 # curve (layout-free checkpoints: moments gathered from and split into shares,
 # the second stage's blocks brought to the writer); SIGUSR1 to one rank stops
 # every rank at one step with a checkpoint (exit 75) and the run resumes from
-# it; a rank that hangs (the step watchdog) or dies mid-step ends the job
+# it; a rank that hangs (the step watchdog; under pp=2 x dp=2, so its
+# neighbours wait in a receive) or dies mid-step ends the job
 # within 30 s and the next start resumes from the newest checkpoint; a dp that
 # does not match the world, a batch that does not split and cfg are refused
 # (exit 2), more stages than layers too (exit 3, a configuration error).
@@ -135,10 +136,11 @@ train_on 2 stopped $((stop_steps + 1))
 [[ $rc == 0 ]] || { cat "$WORK/stopped.log"; fail "resume after the stop: exit $rc"; }
 grep -q "resuming .* at step $stop_steps of $((stop_steps + 1))" "$WORK/stopped.log" || fail "did not resume at $stop_steps"
 
-note "a hung or dead rank of four (tp=2 x dp=2): the job ends; the next start resumes"
-for fault in hang die; do
+note "a hung rank of four (pp=2 x dp=2), a dead one (tp=2 x dp=2): the job ends; the next start resumes"
+for run in "hang pp=2" "die tp=2"; do
+  read -r fault layout <<< "$run"
   start=$(date +%s)
-  STEPVIDEO_INJECT_FAULTS=$fault:train@1@3 train_on 4 "$fault" 8 --layout tp=2 --step-timeout 5
+  STEPVIDEO_INJECT_FAULTS=$fault:train@1@3 train_on 4 "$fault" 8 --layout "$layout" --step-timeout 5
   secs=$(($(date +%s) - start))
   [[ $rc != 0 ]] || fail "$fault at rank 1, step 3: the job exited 0"
   ((secs < 30)) || fail "$fault at rank 1, step 3: the job took $secs s to end"
@@ -146,7 +148,7 @@ for fault in hang die; do
     [[ $rc == 6 ]] && grep -q "step 3 made no progress for" "$WORK/hang.log" || { cat "$WORK/hang.log"; fail "hang: exit $rc"; }
   fi
   echo "$fault at rank 1, step 3: exit $rc after $secs s"
-  train_on 4 "$fault" 8 --layout tp=2
+  train_on 4 "$fault" 8 --layout "$layout"
   [[ $rc == 0 ]] && grep -q "resuming .* at step 2 of 8" "$WORK/$fault.log" || fail "$fault: no resume from step 2"
 done
 
