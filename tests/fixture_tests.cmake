@@ -1,6 +1,6 @@
 # Registers one ctest per public reference case whose kind `stepvideo verify`
 # supports, and the tests that need fixture data files.
-set(STEPVIDEO_VERIFY_KINDS dit dit_train_step dit_train_steps scheduler denoise vae_decode vae_encode step_tokenizer bert_tokenizer bert step_llm)
+set(STEPVIDEO_VERIFY_KINDS dit dit_train_step dit_train_steps dit_dpo_step scheduler denoise vae_decode vae_encode step_tokenizer bert_tokenizer bert step_llm)
 
 file(GLOB _case_files "${STEPVIDEO_FIXTURES}/*/case.json")
 set(_unsupported "")

@@ -31,6 +31,7 @@ constexpr KindRunner kRunners[] = {
     {"step_llm", run_step_llm_case},
     {"dit_train_step", run_dit_train_step_case},
     {"dit_train_steps", run_dit_train_steps_case},
+    {"dit_dpo_step", run_dit_dpo_step_case},
 };
 
 }  // namespace

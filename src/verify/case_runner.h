@@ -65,6 +65,7 @@ void run_dit_train_step_case(const FixtureCase& fixture, const VerifyOptions& op
                              ReportBuilder& report);
 void run_dit_train_steps_case(const FixtureCase& fixture, const VerifyOptions& options,
                               ReportBuilder& report);
+void run_dit_dpo_step_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report);
 void run_step_llm_case(const FixtureCase& fixture, const VerifyOptions& options,
                        ReportBuilder& report);
 

@@ -1,6 +1,7 @@
-// Fixture kinds "dit_train_step" (one loss and every parameter's gradient)
-// and "dit_train_steps" (K AdamW steps), fixtures/TRAIN.md. K, the batch,
-// the optimizer settings and the model come from the case.
+// Fixture kinds "dit_train_step" (one loss and every parameter's gradient),
+// "dit_train_steps" (K AdamW steps) and "dit_dpo_step" (one Video-DPO loss
+// and the policy's gradient), fixtures/TRAIN.md. K, the batch, the optimizer
+// settings, beta and the models come from the case.
 #include <cmath>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "train/dit_step.h"
+#include "train/dpo.h"
 #include "verify/case_runner.h"
 
 namespace sv::verify {
@@ -23,13 +25,24 @@ struct LoadedModel {
   std::unique_ptr<DitModel> model;
 };
 
-LoadedModel load_model(const FixtureCase& fixture, const VerifyOptions& options) {
+// weights: the case's model file unless given (the DPO reference's).
+LoadedModel load_model(const FixtureCase& fixture, const VerifyOptions& options,
+                       const std::filesystem::path& weights = {}) {
   LoadedModel m{DitConfig::from_file(fixture.config_path()), nullptr};
   m.model = std::make_unique<DitModel>(m.config, options.groups_for(m.config.num_attention_heads, m.config.num_layers));
   SV_CHECK_AS(ConfigError, m.model->groups().world_size == 1,
-              "{}: training cases run on one rank (multi-rank training is not built yet)", fixture.name());
-  load_parameters(m.model->registry(), io::Checkpoint::open(fixture.model_path()));
+              "{}: training cases run on one rank (`mpi.train.parallel` and `mpi.dit_equivalence.*` cover the "
+              "layouts)",
+              fixture.name());
+  load_parameters(m.model->registry(), io::Checkpoint::open(weights.empty() ? fixture.model_path() : weights));
   return m;
+}
+
+// A list of per-pair values as a tensor.
+Tensor values(const std::vector<double>& v) {
+  Tensor t = Tensor::empty(Shape{static_cast<int64_t>(v.size())}, DType::F32);
+  for (size_t i = 0; i < v.size(); ++i) t.data<float>()[i] = static_cast<float>(v[i]);
+  return t;
 }
 
 // The text inputs, shared by every step of a case.
@@ -152,6 +165,42 @@ void run_dit_train_steps_case(const FixtureCase& fixture, const VerifyOptions& o
     const train::AdamWMoments* mo = adamw.moments(parameter_of(*m.model, fixture, name, avg_sq).name);
     SV_CHECK_AS(InputError, mo != nullptr, "{}: {} was never updated", fixture.name(), name);
     report.check(name, mo->exp_avg_sq);
+  }
+}
+
+void run_dit_dpo_step_case(const FixtureCase& fixture, const VerifyOptions& options, ReportBuilder& report) {
+  LoadedModel policy = load_model(fixture, options);
+  const std::filesystem::path reference_file = fixture.dir() / "ref_model.safetensors";
+  SV_CHECK_AS(InputError, std::filesystem::exists(reference_file), "{}: no reference weights {}", fixture.name(),
+              reference_file.string());
+  LoadedModel reference = load_model(fixture, options, reference_file);
+  SV_CHECK_AS(InputError, fixture.json().contains("beta"), "{}: case.json gives no beta", fixture.name());
+  const double beta = fixture.json().at("beta").get<double>();
+
+  const train::DitBatch text = text_inputs(fixture);
+  train::DpoBatch batch;
+  batch.x0_w = fixture.input("x0_w").to(DType::F32);
+  batch.x0_l = fixture.input("x0_l").to(DType::F32);
+  batch.noise = fixture.input("noise").to(DType::F32);
+  batch.t = fixture.input("t").to(DType::F32);
+  batch.encoder_hidden_states = text.encoder_hidden_states;
+  batch.encoder_hidden_states_2 = text.encoder_hidden_states_2;
+  batch.encoder_attention_mask = text.encoder_attention_mask;
+
+  Gradients grads;
+  const train::DpoStepResult r = train::dit_dpo_step(*policy.model, *reference.model, batch, beta, {}, grads);
+  report.check("out.loss", scalar(r.dpo.loss));
+  report.check("out.inside", values(r.dpo.inside));
+  report.check("out.model_mse_w", values(r.model_mse_w));
+  report.check("out.model_mse_l", values(r.model_mse_l));
+  report.check("out.ref_mse_w", values(r.ref_mse_w));
+  report.check("out.ref_mse_l", values(r.ref_mse_l));
+  report.check("out.implicit_accuracy", scalar(r.dpo.implicit_accuracy));
+  require_every_parameter(*policy.model, fixture, kGradPrefix);
+  for (const std::string& name : fixture.outputs(std::string(kGradPrefix))) {
+    const Tensor* g = grads.find(parameter_of(*policy.model, fixture, name, kGradPrefix));
+    SV_CHECK_AS(InputError, g != nullptr, "{}: the backward gave {} no gradient", fixture.name(), name);
+    report.check(name, *g);
   }
 }
 
