@@ -57,11 +57,12 @@ uint64_t latent_seed(uint64_t seed, const std::string& id) {
   return seed ^ std::stoull(Sha256::hex(id).substr(0, 16), nullptr, 16);
 }
 
-train::EncodedSample encode_item(const Encoders& enc, const train::DatasetItem& item,
-                                 const train::ClipGeometry& geometry, const train::DatasetHeader& header) {
-  const std::string what = fmt::format("{} ({})", item.id, item.media.string());
+// One clip's latents [F, C, h, w]; seed_key picks the draw of "sample" latents.
+Tensor encode_media(const Encoders& enc, const train::DatasetItem& item, const fs::path& media,
+                    const train::ClipGeometry& geometry, const train::DatasetHeader& header, const std::string& seed_key) {
+  const std::string what = fmt::format("{} ({})", item.id, media.string());
   io::VideoInfo info;
-  const Tensor rgb = io::read_video(item.media, &info);
+  const Tensor rgb = io::read_video(media, &info);
   Tensor video;
   if (item.image) {
     SV_CHECK_AS(InputError, info.frames == 1, "{}: an image item must be one picture, the file has {} frames", what,
@@ -74,11 +75,18 @@ train::EncodedSample encode_item(const Encoders& enc, const train::DatasetItem& 
   const DiagonalGaussian posterior = DiagonalGaussian::from_parameters(enc.vae->encode_parameters(video));
   Tensor latents = header.latents == "mean"
                        ? posterior.mean
-                       : posterior.sample(gaussian_noise(posterior.mean.shape(), latent_seed(header.latent_seed, item.id)));
+                       : posterior.sample(gaussian_noise(posterior.mean.shape(), latent_seed(header.latent_seed, seed_key)));
   latents = latents.select(0, 0);  // [F, C, h, w]
   if (item.image) latents = latents.slice(0, 0, 1);
+  return latents.contiguous();
+}
+
+// A sample, or a preference pair: one text encoding, both clips' latents.
+train::EncodedSample encode_item(const Encoders& enc, const train::DatasetItem& item,
+                                 const train::ClipGeometry& geometry, const train::DatasetHeader& header) {
   train::EncodedSample s{item.id, item.caption, encode_caption(enc.text, item.caption)};
-  s.data.latents = latents.contiguous();
+  s.data.latents = encode_media(enc, item, item.media, geometry, header, item.id);
+  if (item.pair()) s.data.latents_rejected = encode_media(enc, item, item.rejected, geometry, header, item.id + "/rejected");
   return s;
 }
 
@@ -107,6 +115,8 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
       "stepvideo encode-dataset --model DIR --manifest FILE --out DATA_DIR [options]\n\n"
       "Encodes a JSONL manifest ({\"id\", \"video\" or \"image\", \"caption\"} per line) into a training\n"
       "dataset for `stepvideo train`: Video-VAE latents and both text encoders' outputs in HDF5 shards.\n"
+      "A manifest of preference pairs ({\"prompt\", \"chosen\", \"rejected\"[, \"id\"]}, video paths) gives\n"
+      "a pairs dataset for `train --objective dpo`: one text encoding and both clips' latents per pair.\n"
       "Videos: the first --frames frames (every --frame-stride-th), scaled to cover --height x --width\n"
       "keeping the aspect ratio, centre-cropped. Images: 1-frame samples. Resumable; under mpirun the\n"
       "ranks share the items. Exit: 0 all encoded, 9 some items or lines bad (recorded, skipped),\n"
@@ -149,6 +159,7 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
   header.latents = latents;
   header.latent_seed = latents == "sample" ? seed : 0;
   header.model = fs::absolute(model).lexically_normal();
+  header.pairs = m.pairs;
   fs::create_directories(out_dir);
   check_or_write_header(out_dir, header, rank);
   if (rank == 0 && !fs::exists(train::Dataset::empty_text_path(out_dir))) {

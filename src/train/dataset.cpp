@@ -26,7 +26,8 @@ nlohmann::json DatasetHeader::to_json() const {
               {"frames", frames},
               {"latents", latents},
               {"latent_seed", latent_seed},
-              {"model", model.string()}};
+              {"model", model.string()},
+              {"kind", pairs ? "pairs" : "samples"}};
 }
 
 DatasetHeader DatasetHeader::from_json(const nlohmann::json& j, const fs::path& file) {
@@ -42,6 +43,9 @@ DatasetHeader DatasetHeader::from_json(const nlohmann::json& j, const fs::path& 
   h.latents = io::json_require<std::string>(j, "latents", file);
   h.latent_seed = io::json_optional<uint64_t>(j, "latent_seed", file, 0);
   h.model = io::json_require<std::string>(j, "model", file);
+  const std::string kind = io::json_optional<std::string>(j, "kind", file, "samples");  // absent before DPO
+  SV_CHECK_AS(InputError, kind == "samples" || kind == "pairs", "{}: kind '{}' (samples or pairs)", file.string(), kind);
+  h.pairs = kind == "pairs";
   return h;
 }
 
@@ -81,14 +85,16 @@ SampleInfo sample_from(const json& r, const fs::path& index_dir) {
   s.latent_shape = Shape(io::json_require<std::vector<int64_t>>(r, "latent_shape", where));
   s.text_tokens = io::json_require<int64_t>(r, "text_tokens", where);
   s.clip_tokens = io::json_require<int64_t>(r, "clip_tokens", where);
+  s.pair = io::json_optional<bool>(r, "pair", where, false);
   SV_CHECK_AS(InputError, s.latent_shape.rank() == 4, "{}: sample '{}' has latent shape {}, expected [F, C, H, W]",
               where.string(), s.id, s.latent_shape.str());
   return s;
 }
 
-TrainingSample read_sample(const fs::path& file, const std::string& slot) {
+TrainingSample read_sample(const fs::path& file, const std::string& slot, bool pair) {
   TrainingSample s;
   s.latents = io::read_hdf5(file, slot + ".latents");
+  if (pair) s.latents_rejected = io::read_hdf5(file, slot + ".latents_rejected");
   s.y = io::read_hdf5(file, slot + ".y");
   s.clip = io::read_hdf5(file, slot + ".clip");
   s.mask = io::read_hdf5(file, slot + ".mask");
@@ -125,6 +131,10 @@ Dataset Dataset::open(const fs::path& dir) {
               dup == d.samples_.end() ? "" : dup->id);
   SV_CHECK_AS(InputError, !d.samples_.empty(), "{}: the dataset holds no samples (every item failed, or none was encoded)",
               dir.string());
+  for (const SampleInfo& s : d.samples_) {
+    SV_CHECK_AS(InputError, s.pair == d.header_.pairs, "{}: sample '{}' is {} in a dataset of {}", dir.string(), s.id,
+                s.pair ? "a preference pair" : "a single clip", d.header_.pairs ? "preference pairs" : "samples");
+  }
   d.empty_text_ = read_sample_text(empty_text_path(dir));
   return d;
 }
@@ -133,8 +143,9 @@ TrainingSample Dataset::load(int64_t index) const {
   SV_CHECK(index >= 0 && index < static_cast<int64_t>(samples_.size()), "dataset sample {} of {}", index,
            samples_.size());
   const SampleInfo& info = samples_[static_cast<size_t>(index)];
-  TrainingSample s = read_sample(shard_dir(dir_) / info.shard, std::to_string(info.slot));
+  TrainingSample s = read_sample(shard_dir(dir_) / info.shard, std::to_string(info.slot), info.pair);
   SV_CHECK_AS(InputError, s.latents.shape() == info.latent_shape && s.y.rank() == 2 && s.y.dim(0) == info.text_tokens &&
+                              (!info.pair || s.latents_rejected.shape() == info.latent_shape) &&
                               s.clip.rank() == 2 && s.clip.dim(0) == info.clip_tokens &&
                               s.mask.numel() == info.clip_tokens + info.text_tokens,
               "{}: sample '{}' (slot {}) does not match its index record", info.shard, info.id, info.slot);

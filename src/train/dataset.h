@@ -5,7 +5,9 @@
 //   DATA_DIR/index-r<R>.jsonl   one record per sample, appended (and fsync'd)
 //                               by rank R after the shard holding the sample
 //                               is in place; bad items are records too
-//   DATA_DIR/shards/*.h5        HDF5: "<slot>.latents" [F, C, H, W],
+//   DATA_DIR/shards/*.h5        HDF5: "<slot>.latents" [F, C, H, W] (of a
+//                               preference pair: the chosen clip's, and
+//                               "<slot>.latents_rejected" the rejected one's),
 //                               "<slot>.y" [L, caption], "<slot>.clip"
 //                               [Lc, clip], "<slot>.mask" [Lc + L] over
 //                               [clip | llm], strings "<slot>.id", ".caption"
@@ -30,6 +32,7 @@ struct DatasetHeader {
   std::string latents = "mean";               // "mean" of the encoder, or "sample"
   uint64_t latent_seed = 0;                   // the draw's seed when "sample"
   std::filesystem::path model;                // absolute
+  bool pairs = false;                         // preference pairs (Video-DPO), not samples
 
   nlohmann::json to_json() const;
   static DatasetHeader from_json(const nlohmann::json& j, const std::filesystem::path& file);
@@ -41,12 +44,14 @@ struct SampleInfo {
   int64_t slot = 0;
   Shape latent_shape;  // [F, C, H, W]
   int64_t text_tokens = 0, clip_tokens = 0;
+  bool pair = false;  // a preference pair: latents_rejected too
   // Samples of one bucket can share a batch (same latent and text shapes).
   std::string bucket() const;
 };
 
 struct TrainingSample {
-  Tensor latents;     // [F, C, H, W]
+  Tensor latents;     // [F, C, H, W]; of a pair, the chosen clip's
+  Tensor latents_rejected;  // a pair's rejected clip, shaped as latents; else undefined
   Tensor y, clip;     // [L, caption_channels], [Lc, clip_channels]
   Tensor mask;        // [Lc + L]
 };

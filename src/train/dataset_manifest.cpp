@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/sha256.h"
 
 namespace sv::train {
 
@@ -15,26 +16,49 @@ using nlohmann::json;
 
 namespace {
 
+std::string text_field(const json& j, const char* key) {
+  SV_CHECK_AS(InputError, j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty(),
+              "'{}' must be a non-empty string", key);
+  return j[key].get<std::string>();
+}
+
+fs::path media_path(const std::string& given, const fs::path& base) {
+  const fs::path media = given;
+  return media.is_absolute() ? media : base / media;
+}
+
+DatasetItem parse_pair(const json& j, const fs::path& base) {
+  static const std::set<std::string> kKnown{"id", "prompt", "chosen", "rejected"};
+  for (const auto& [key, value] : j.items()) {
+    SV_CHECK_AS(InputError, kKnown.count(key), "unknown field '{}' in a pairs manifest (fields: prompt, chosen, "
+                "rejected, optional id)", key);
+  }
+  DatasetItem item;
+  item.caption = text_field(j, "prompt");
+  const std::string chosen = text_field(j, "chosen"), rejected = text_field(j, "rejected");
+  SV_CHECK_AS(InputError, chosen != rejected, "'chosen' and 'rejected' are the same file");
+  item.media = media_path(chosen, base);
+  item.rejected = media_path(rejected, base);
+  item.id = j.contains("id") ? text_field(j, "id") : "pair-" + Sha256::hex(chosen + "\n" + rejected).substr(0, 12);
+  return item;
+}
+
 DatasetItem parse_item(const json& j, const fs::path& base) {
-  SV_CHECK_AS(InputError, j.is_object(), "not a JSON object");
   static const std::set<std::string> kKnown{"id", "video", "image", "caption"};
   for (const auto& [key, value] : j.items()) {
     SV_CHECK_AS(InputError, kKnown.count(key), "unknown field '{}' (fields: id, video or image, caption)", key);
   }
-  auto text = [&](const char* key) {
-    SV_CHECK_AS(InputError, j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty(),
-                "'{}' must be a non-empty string", key);
-    return j[key].get<std::string>();
-  };
+  auto text = [&](const char* key) { return text_field(j, key); };
   DatasetItem item;
   item.id = text("id");
   item.caption = text("caption");
   SV_CHECK_AS(InputError, j.contains("video") != j.contains("image"), "give exactly one of 'video' and 'image'");
   item.image = j.contains("image");
-  const fs::path media = text(item.image ? "image" : "video");
-  item.media = media.is_absolute() ? media : base / media;
+  item.media = media_path(text(item.image ? "image" : "video"), base);
   return item;
 }
+
+bool is_pair_line(const json& j) { return j.contains("chosen") || j.contains("rejected") || j.contains("prompt"); }
 
 }  // namespace
 
@@ -46,13 +70,24 @@ DatasetManifest read_dataset_manifest(const fs::path& path) {
   std::set<std::string> ids;
   std::string line;
   int64_t number = 0, non_empty = 0;
+  bool kind_known = false;
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++non_empty;
     try {
       const json j = json::parse(line);
-      DatasetItem item = parse_item(j, base);
+      SV_CHECK_AS(InputError, j.is_object(), "not a JSON object");
+      if (kind_known) {
+        SV_CHECK_AS(InputError, is_pair_line(j) == m.pairs,
+                    "a {} line in a manifest of {} (its first good line decides)",
+                    is_pair_line(j) ? "preference-pair" : "sample", m.pairs ? "preference pairs" : "samples");
+      }
+      DatasetItem item = is_pair_line(j) ? parse_pair(j, base) : parse_item(j, base);
+      if (!kind_known) {
+        m.pairs = item.pair();
+        kind_known = true;
+      }
       SV_CHECK_AS(InputError, ids.insert(item.id).second, "id '{}' is used by an earlier line", item.id);
       item.line = number;
       m.items.push_back(std::move(item));

@@ -1,8 +1,11 @@
 // The input of encode-dataset: JSONL, one object per line with "id", either
 // "video" or "image" (a path, relative to the manifest's folder), and
-// "caption". Any other field, a missing one, or an id used twice makes that
-// line bad (reported by file and line, the rest still encoded), as `run`
-// treats its manifests.
+// "caption"; or, for Video-DPO, preference pairs: "prompt", "chosen" and
+// "rejected" (video paths) and an optional "id" (default: "pair-" and a
+// hash of both paths). The first good line sets the manifest's kind. Any
+// other field, a missing one, a line of the other kind, or an id used twice
+// makes that line bad (reported by file and line, the rest still encoded),
+// as `run` treats its manifests.
 #pragma once
 
 #include <filesystem>
@@ -13,9 +16,11 @@ namespace sv::train {
 
 struct DatasetItem {
   int64_t line = 0;
-  std::string id, caption;
-  std::filesystem::path media;
+  std::string id, caption;     // a pair's prompt is its caption
+  std::filesystem::path media;  // a pair's chosen video
   bool image = false;
+  std::filesystem::path rejected;  // a pair's rejected video; empty for a sample
+  bool pair() const { return !rejected.empty(); }
 };
 
 struct DatasetManifestLine {
@@ -24,6 +29,7 @@ struct DatasetManifestLine {
 };
 
 struct DatasetManifest {
+  bool pairs = false;  // preference pairs (every item has `rejected`)
   std::vector<DatasetItem> items;
   std::vector<DatasetManifestLine> bad_lines;
 };

@@ -48,6 +48,7 @@ void DatasetWriter::flush() {
     const EncodedSample& s = pending_[slot];
     const std::string k = std::to_string(slot);
     tensors.emplace_back(k + ".latents", s.data.latents);
+    if (s.data.latents_rejected.defined()) tensors.emplace_back(k + ".latents_rejected", s.data.latents_rejected);
     tensors.emplace_back(k + ".y", s.data.y);
     tensors.emplace_back(k + ".clip", s.data.clip);
     tensors.emplace_back(k + ".mask", s.data.mask);
@@ -57,15 +58,17 @@ void DatasetWriter::flush() {
   io::write_hdf5(Dataset::shard_dir(dir_) / shard, tensors, strings);
   for (size_t slot = 0; slot < pending_.size(); ++slot) {
     const EncodedSample& s = pending_[slot];
-    index_->append(json{{"event", "sample"},
-                        {"id", s.id},
-                        {"status", "ok"},
-                        {"caption", s.caption},
-                        {"shard", shard},
-                        {"slot", slot},
-                        {"latent_shape", s.data.latents.shape().dims()},
-                        {"text_tokens", s.data.y.dim(0)},
-                        {"clip_tokens", s.data.clip.dim(0)}});
+    json record{{"event", "sample"},
+                {"id", s.id},
+                {"status", "ok"},
+                {"caption", s.caption},
+                {"shard", shard},
+                {"slot", slot},
+                {"latent_shape", s.data.latents.shape().dims()},
+                {"text_tokens", s.data.y.dim(0)},
+                {"clip_tokens", s.data.clip.dim(0)}};
+    if (s.data.latents_rejected.defined()) record["pair"] = true;
+    index_->append(record);
   }
   pending_.clear();
 }

@@ -41,6 +41,7 @@ void write_train_checkpoint(const fs::path& path, const CheckpointContents& cont
     tensors.emplace_back("exp_avg_sq." + name, m.exp_avg_sq);
   }
   for (const auto& [name, t] : contents.ema) tensors.emplace_back("ema." + name, t);
+  for (const auto& [name, t] : contents.reference) tensors.emplace_back("reference." + name, t);
   const json state{{"format", kCheckpointFormat},
                    {"version", 1},
                    {"step", progress.step},
@@ -85,6 +86,8 @@ CheckpointContents read_train_checkpoint(const fs::path& path) {
       c.moments[*r].exp_avg = io::read_hdf5(path, name);
     } else if (auto e = take("ema.")) {
       c.ema[*e] = io::read_hdf5(path, name);
+    } else if (auto f = take("reference.")) {
+      c.reference[*f] = io::read_hdf5(path, name);
     }
   }
   for (const auto& [name, m] : c.moments) {

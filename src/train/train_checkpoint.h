@@ -4,6 +4,8 @@
 //   "weight.<name>"      f32 master weights
 //   "exp_avg.<name>", "exp_avg_sq.<name>"   AdamW moments (parameters updated so far)
 //   "ema.<name>"         EMA weights (when the run keeps them)
+//   "reference.<name>"   Video-DPO's reference weights (when the run refreshes
+//                        them from the policy)
 //   "state"              JSON string: format, step, AdamW's steps taken, the
 //                        loader position, the generator, skipped steps, the
 //                        resolved config, the base model (absolute path)
@@ -39,7 +41,7 @@ struct CheckpointContents {
   TrainConfig config;
   int64_t adamw_steps = 0;
   std::map<std::string, AdamWMoments, std::less<>> moments;
-  std::map<std::string, Tensor> weights, ema;
+  std::map<std::string, Tensor> weights, ema, reference;
 };
 
 // `contents` holds full tensors (gathered from the ranks that split them).

@@ -75,6 +75,10 @@ void TrainConfig::validate() const {
   require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
   require(std::isfinite(grad_bucket_mb) && grad_bucket_mb > 0, "--grad-bucket-mb must be above 0");
   require(zero_stage == 0 || zero_stage == 1, "--zero must be 0 or 1 (stage 1: optimizer state split over dp)");
+  require(std::isfinite(dpo_beta) && dpo_beta > 0, "--dpo-beta must be above 0");
+  require(reference_refresh_every >= 0, "--reference-refresh-every must be >= 0 (0: never)");
+  require(objective == Objective::Dpo || (reference.empty() && reference_refresh_every == 0),
+          "--reference and --reference-refresh-every belong to --objective dpo");
   require(std::isfinite(step_timeout) && step_timeout >= 0, "--step-timeout must be >= 0 seconds (0: automatic)");
 }
 
@@ -104,7 +108,11 @@ json computation_fields(const TrainConfig& c) {
               {"time-shift", c.time.shift},
               {"text-dropout", c.text_dropout},
               {"ema-decay", c.ema_decay},
-              {"max-bad-steps", c.max_bad_steps}};
+              {"max-bad-steps", c.max_bad_steps},
+              {"objective", objective_name(c.objective)},
+              {"reference", c.reference.string()},
+              {"dpo-beta", c.dpo_beta},
+              {"reference-refresh-every", c.reference_refresh_every}};
 }
 
 }  // namespace
@@ -172,7 +180,22 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.grad_bucket_mb = j.value("grad-bucket-mb", c.grad_bucket_mb);  // both absent before multi-rank training
   c.step_timeout = j.value("step-timeout", c.step_timeout);
   c.zero_stage = j.value("zero", c.zero_stage);
+  // Absent before Video-DPO: flow matching.
+  c.objective = parse_objective(j.value("objective", objective_name(c.objective)));
+  c.reference = j.value("reference", std::string());
+  c.dpo_beta = j.value("dpo-beta", c.dpo_beta);
+  c.reference_refresh_every = j.value("reference-refresh-every", c.reference_refresh_every);
   return c;
+}
+
+Objective parse_objective(const std::string& text) {
+  if (text == "flow-matching") return Objective::FlowMatching;
+  if (text == "dpo") return Objective::Dpo;
+  throw InputError(fmt::format("--objective must be flow-matching or dpo, got '{}'", text));
+}
+
+std::string objective_name(Objective objective) {
+  return objective == Objective::Dpo ? "dpo" : "flow-matching";
 }
 
 std::vector<std::string> TrainConfig::computation_differences(const TrainConfig& other) const {

@@ -17,10 +17,18 @@
 namespace sv::train {
 
 enum class LrSchedule { Constant, Cosine, Linear };
+enum class Objective { FlowMatching, Dpo };
 
 struct TrainConfig {
   // What is trained on what.
   std::filesystem::path model, data;  // absolute
+  Objective objective = Objective::FlowMatching;
+  // Video-DPO (train/dpo.h): the frozen reference (absolute; "" = the
+  // starting model), beta, and a refresh of the reference from the policy
+  // every N steps (0: never).
+  std::filesystem::path reference;
+  double dpo_beta = 5000.0;
+  int64_t reference_refresh_every = 0;
   uint64_t seed = 0;
   int64_t batch_size = 1, micro_batch_size = 0;  // 0: the whole batch at once
   int64_t validation_samples = 0;                // held out of training (by id hash)
@@ -59,6 +67,8 @@ struct TrainConfig {
 };
 
 LrSchedule parse_lr_schedule(const std::string& text);
+Objective parse_objective(const std::string& text);
+std::string objective_name(Objective objective);
 std::string lr_schedule_name(LrSchedule schedule);
 TimeSampling parse_time_sampling(const std::string& text);
 

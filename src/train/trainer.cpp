@@ -24,6 +24,7 @@
 #include "train/batch_plan.h"
 #include "train/dataset.h"
 #include "train/dit_step.h"
+#include "train/dpo.h"
 #include "train/gradient_reduction.h"
 #include "train/pipeline_step.h"
 #include "train/sharded_adamw.h"
@@ -117,6 +118,7 @@ struct RunState {
   // One of the two: every moment here, or (--zero 1) this rank's share.
   std::unique_ptr<AdamW> adamw;
   std::unique_ptr<ShardedAdamW> sharded;
+  std::unique_ptr<DitModel> reference;  // Video-DPO's frozen reference, laid out as the policy
   std::map<std::string, Tensor> ema;
   TrainProgress progress;
   TrainConfig config;
@@ -147,6 +149,25 @@ std::optional<CheckpointContents> agreed_checkpoint(const fs::path& run_dir, Com
   world.broadcast_bytes(&step, sizeof step, 0);
   if (world.rank() != 0 && step >= 0) ckpt = read_train_checkpoint(checkpoint_path(run_dir, step));
   return ckpt;
+}
+
+// The reference of a resumed DPO run: the checkpoint's when the run refreshes
+// it from the policy, else the reference model directory's.
+void load_reference(RunState& s, CheckpointContents& ckpt, const TrainerOptions& options) {
+  s.reference = load_dit(s.config.reference, options.groups);
+  if (ckpt.reference.empty()) return;
+  CheckpointContents refreshed;
+  refreshed.weights = std::move(ckpt.reference);
+  load_checkpoint_weights(s.reference->registry(), refreshed, checkpoint_path(options.run_dir, ckpt.progress.step));
+}
+
+// Video-DPO: the reference takes the policy's weights (the same layout holds both).
+void refresh_reference(RunState& s) {
+  const auto& policy = s.model->registry().parameters();
+  const auto& reference = s.reference->registry().parameters();
+  for (size_t i = 0; i < policy.size(); ++i) {
+    if (policy[i]->local) reference[i]->value.copy_from(policy[i]->value);
+  }
 }
 
 int64_t grad_bucket_bytes(const TrainConfig& c) { return static_cast<int64_t>(c.grad_bucket_mb * 1024 * 1024); }
@@ -191,14 +212,23 @@ RunState start_or_resume(const TrainerOptions& options) {
       s.adamw->restore(ckpt->adamw_steps, std::move(moments));
     }
     s.ema = local_tensors(s.model->registry(), std::move(ckpt->ema));
+    if (s.config.objective == Objective::Dpo) load_reference(s, *ckpt, options);
     log_info("resuming {} at step {} of {}", options.run_dir.string(), s.progress.step, s.config.steps);
-  } else if (s.config.ema_decay > 0) {
-    for (const auto& p : s.model->registry().parameters()) {
-      if (p->local) s.ema[p->name] = p->value.clone();
+  } else {
+    if (s.config.ema_decay > 0) {
+      for (const auto& p : s.model->registry().parameters()) {
+        if (p->local) s.ema[p->name] = p->value.clone();
+      }
     }
+    if (s.config.objective == Objective::Dpo) s.reference = load_dit(s.config.reference, options.groups);
   }
   return s;
 }
+
+// Video-DPO's per-step figures: means over the global batch's pairs.
+struct DpoMetrics {
+  double implicit_accuracy = 0, inside = 0, model_mse_w = 0, model_mse_l = 0, ref_mse_w = 0, ref_mse_l = 0;
+};
 
 // One global batch, loaded (on the prefetch thread) ahead of its step.
 struct LoadedBatch {
@@ -261,7 +291,9 @@ class StepRunner {
     const TrainConfig& c = s_.config;
     const double share = static_cast<double>(micro_) / static_cast<double>(c.batch_size);
     double loss = 0.0;
-    if (groups_.pp_size() > 1) {
+    if (c.objective == Objective::Dpo) {
+      loss = preference_pairs(step, batch, grads, share);
+    } else if (groups_.pp_size() > 1) {
       loss = pipelined(step, batch, grads, share);
     } else {
       loss = one_stage(step, batch, grads, share);
@@ -294,6 +326,54 @@ class StepRunner {
     }
     return loss;
   }
+
+  // Video-DPO on this rank's pairs; dpo_ holds the step's means over the
+  // global batch (summed over the dp ranks).
+  double preference_pairs(int64_t step, const LoadedBatch& batch, Gradients& grads, double share) {
+    const TrainConfig& c = s_.config;
+    double loss = 0.0;
+    double sums[6] = {0, 0, 0, 0, 0, 0};
+    for (int64_t first = 0; first < local_batch_; first += micro_) {
+      const DpoBatch b = assemble_pairs(step, batch, first, micro_);
+      DitTrainingOptions options{c.activation_checkpointing, {}};
+      if (reduction_ && first + micro_ == local_batch_) {
+        options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+      }
+      const DpoStepResult r = dit_dpo_step(*s_.model, *s_.reference, b, c.dpo_beta, options, grads, share);
+      loss += share * r.dpo.loss;
+      for (size_t i = 0; i < r.dpo.inside.size(); ++i) {
+        sums[0] += r.dpo.inside[i] > 0 ? 1.0 : 0.0;
+        sums[1] += r.dpo.inside[i];
+        sums[2] += r.model_mse_w[i];
+        sums[3] += r.model_mse_l[i];
+        sums[4] += r.ref_mse_w[i];
+        sums[5] += r.ref_mse_l[i];
+      }
+    }
+    sum_across(*groups_.dp, sums);
+    const auto n = static_cast<double>(c.batch_size);
+    dpo_ = DpoMetrics{sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n, sums[4] / n, sums[5] / n};
+    return loss;
+  }
+
+  // Pairs [first, first + count) of a step's batch: both clips share the
+  // noise and t keyed by (seed, step, position in the global batch); no
+  // text dropout (both clips answer the same prompt).
+  DpoBatch assemble_pairs(int64_t step, const LoadedBatch& batch, int64_t first, int64_t count) const {
+    const DitBatch chosen = assemble(step, batch, first, count, first_position(), /*dropout=*/false);
+    std::vector<Tensor> rejected;
+    for (int64_t k = first; k < first + count; ++k) {
+      rejected.push_back(batch.samples[static_cast<size_t>(k)].latents_rejected);
+    }
+    return DpoBatch{chosen.x0,
+                    stack(rejected),
+                    chosen.noise,
+                    chosen.t,
+                    chosen.encoder_hidden_states,
+                    chosen.encoder_hidden_states_2,
+                    chosen.encoder_attention_mask};
+  }
+  const DpoMetrics& dpo_metrics() const { return dpo_; }
 
   // This rank's pipeline stage: the micro-batches in the 1F1B order.
   double pipelined(int64_t step, const LoadedBatch& batch, Gradients& grads, double share) {
@@ -377,6 +457,7 @@ class StepRunner {
   int64_t local_batch_, micro_;
   std::unique_ptr<DitGradientReduction> reduction_;  // with dp x sp > 1
   bool reported_buckets_ = false;
+  DpoMetrics dpo_;
 };
 
 void update_ema(RunState& s) {
@@ -461,6 +542,15 @@ CheckpointContents full_state(const RunState& s, const ParallelGroups& g) {
     if (s.config.ema_decay > 0) {
       const auto e = s.ema.find(p->name);
       keep(c.ema, p->name, whole(e == s.ema.end() ? nullptr : &e->second));
+    }
+  }
+  // A DPO reference that changes with the run is part of its state.
+  if (s.reference && s.config.reference_refresh_every > 0) {
+    for (const auto& p : s.reference->registry().parameters()) {
+      const int owner = s.reference->stage_holding(*p);
+      const Tensor local = p->local ? gather_shards(p->value, p->shard, tp) : Tensor();
+      const Tensor full = to_first_stage(local, owner, p->full_shape);
+      if (full.defined()) c.reference[p->name] = full;
     }
   }
   return c;
@@ -603,6 +693,11 @@ class TrainingLoop {
       m.clipped = s_.sharded ? s_.sharded->step(runner_.own_chunks(), lr, m.grad_norm).clipped
                              : s_.adamw->step(list, lr, m.grad_norm).clipped;
       update_ema(s_);
+      const int64_t every = s_.config.reference_refresh_every;
+      if (s_.reference && every > 0 && (step + 1) % every == 0) {
+        refresh_reference(s_);
+        if (groups_.world_rank == 0) log_info("step {}: the DPO reference is now the policy", step + 1);
+      }
     }
     s_.progress.step = step + 1;
     s_.progress.epoch = runner_.epoch_of(std::min(s_.progress.step, s_.config.steps - 1));
@@ -623,6 +718,15 @@ class TrainingLoop {
                 {"data_wait_s", m.data_wait_s},
                 {"gflops", m.gflops},
                 {"epoch", runner_.epoch_of(step)}};
+    if (s_.config.objective == Objective::Dpo) {
+      const DpoMetrics& d = runner_.dpo_metrics();
+      record["implicit_accuracy"] = d.implicit_accuracy;
+      record["inside"] = finite_or_null(d.inside);
+      record["model_mse_w"] = finite_or_null(d.model_mse_w);
+      record["model_mse_l"] = finite_or_null(d.model_mse_l);
+      record["ref_mse_w"] = finite_or_null(d.ref_mse_w);
+      record["ref_mse_l"] = finite_or_null(d.ref_mse_l);
+    }
     const double wall = wall_seconds();
     const int64_t done = s_.progress.step;
     if (s_.config.validate_every > 0 && (done % s_.config.validate_every == 0 || done == s_.config.steps)) {
@@ -710,6 +814,11 @@ TrainOutcome train(const TrainerOptions& options) {
   const fs::path& run_dir = options.run_dir;
   // Everything that can be checked before the run directory is touched is.
   const Dataset data = Dataset::open(options.config.data);
+  const bool dpo = options.config.objective == Objective::Dpo;
+  SV_CHECK_AS(InputError, data.header().pairs == dpo, "{}: {}", options.config.data.string(),
+              dpo ? "--objective dpo needs a dataset of preference pairs (encode-dataset of a manifest of "
+                    "{\"prompt\", \"chosen\", \"rejected\"} lines); this one holds single clips"
+                  : "a dataset of preference pairs: train it with --objective dpo");
   check_model_directory(options.config.model);
   check_dataset_fits(data, DitConfig::from_file(options.config.model / "transformer" / "config.json"),
                      options.config.model);
