@@ -132,9 +132,6 @@ int cmd_train(const Args& args, const Context& context) {
   if (!parsed.vm["reference"].as<std::string>().empty()) {
     c.reference = fs::absolute(parsed.vm["reference"].as<std::string>()).lexically_normal();
   }
-  SV_CHECK_AS(NotSupported, c.objective != train::Objective::Dpo || layout.pp == 1,
-              "--objective dpo with --layout {}: Video-DPO under pipeline parallel is not built yet; use tp, sp and dp",
-              layout.str());
   SV_CHECK_AS(NotSupported, c.objective != train::Objective::Dpo || c.validate_every == 0,
               "--objective dpo with --validate-every: a held-out DPO loss is not built yet; use --validate-every 0");
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });

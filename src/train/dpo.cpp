@@ -23,7 +23,8 @@ Tensor rows_of_both(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Mean over each sample (row) of (prediction - target)^2, in double.
+}  // namespace
+
 std::vector<double> per_sample_mse(const Tensor& prediction, const Tensor& target) {
   const int64_t rows = prediction.dim(0), n = prediction.numel() / rows;
   const float* p = prediction.data<float>();
@@ -39,8 +40,6 @@ std::vector<double> per_sample_mse(const Tensor& prediction, const Tensor& targe
   }
   return mse;
 }
-
-}  // namespace
 
 DpoLoss dpo_loss(std::span<const double> model_w, std::span<const double> model_l, std::span<const double> ref_w,
                  std::span<const double> ref_l, double beta) {
@@ -63,44 +62,55 @@ DpoLoss dpo_loss(std::span<const double> model_w, std::span<const double> model_
   return out;
 }
 
-DpoStepResult dit_dpo_step(const DitModel& policy, const DitModel& reference, const DpoBatch& batch, double beta,
-                           DitTrainingOptions options, Gradients& grads, double weight) {
-  const int64_t b = batch.x0_w.dim(0);
+DpoInputs dpo_inputs(const DpoBatch& batch) {
   SV_CHECK_AS(InputError, batch.x0_l.shape() == batch.x0_w.shape() && batch.noise.shape() == batch.x0_w.shape(),
               "DPO batch: winners {}, losers {} and noise {} must be shaped alike", batch.x0_w.describe(),
               batch.x0_l.describe(), batch.noise.describe());
-  // Rows [w_0 .. w_{b-1}, l_0 .. l_{b-1}]: noise, t and text repeat for the losers.
   const auto twice = [](const Tensor& t) { return t.defined() ? rows_of_both(t, t) : Tensor(); };
   const Tensor t = twice(batch.t);
   const FlowMatchingInputs fm = flow_matching_inputs(rows_of_both(batch.x0_w, batch.x0_l), twice(batch.noise), t);
-  const DitInputs in{fm.x_t, t, twice(batch.encoder_hidden_states), twice(batch.encoder_hidden_states_2),
-                     twice(batch.encoder_attention_mask)};
+  return DpoInputs{DitInputs{fm.x_t, t, twice(batch.encoder_hidden_states), twice(batch.encoder_hidden_states_2),
+                             twice(batch.encoder_attention_mask)},
+                   fm.target};
+}
 
+DpoStepResult dpo_from_prediction(const Tensor& prediction, const Tensor& target, const std::vector<double>& ref_mse,
+                                  double beta, double weight, Tensor& dprediction) {
+  const auto rows = static_cast<int64_t>(ref_mse.size()), b = rows / 2;
+  SV_CHECK(rows % 2 == 0 && prediction.dim(0) == rows, "DPO: {} rows of predictions, {} reference errors",
+           prediction.dim(0), rows);
   DpoStepResult r;
-  const std::vector<double> ref = per_sample_mse(reference.forward(in), fm.target);
-  DitTrainingPass pass(policy, options);
-  const Tensor prediction = pass.forward(in);
-  const std::vector<double> model = per_sample_mse(prediction, fm.target);
-  const auto half = [b](const std::vector<double>& v, int k) {
+  const std::vector<double> model = per_sample_mse(prediction, target);
+  const auto half = [b](const std::vector<double>& v, int64_t k) {
     return std::vector<double>(v.begin() + k * b, v.begin() + (k + 1) * b);
   };
   r.model_mse_w = half(model, 0);
   r.model_mse_l = half(model, 1);
-  r.ref_mse_w = half(ref, 0);
-  r.ref_mse_l = half(ref, 1);
+  r.ref_mse_w = half(ref_mse, 0);
+  r.ref_mse_l = half(ref_mse, 1);
   r.dpo = dpo_loss(r.model_mse_w, r.model_mse_l, r.ref_mse_w, r.ref_mse_l, beta);
 
   // d mse[row] / d prediction = 2 (prediction - target) / n, scaled by d loss / d mse[row].
-  Tensor dprediction = Tensor::empty(prediction.shape(), DType::F32);
-  const int64_t n = prediction.numel() / (2 * b);
+  dprediction = Tensor::empty(prediction.shape(), DType::F32);
+  const int64_t n = prediction.numel() / rows;
   const float* p = prediction.data<float>();
-  const float* v = fm.target.data<float>();
+  const float* v = target.data<float>();
   float* d = dprediction.data<float>();
-  for (int64_t row = 0; row < 2 * b; ++row) {
+  for (int64_t row = 0; row < rows; ++row) {
     const auto i = static_cast<size_t>(row % b);
     const double scale = weight * (row < b ? r.dpo.d_model_w[i] : r.dpo.d_model_l[i]) * 2.0 / static_cast<double>(n);
     for (int64_t k = row * n; k < (row + 1) * n; ++k) d[k] = static_cast<float>(scale * (p[k] - v[k]));
   }
+  return r;
+}
+
+DpoStepResult dit_dpo_step(const DitModel& policy, const DitModel& reference, const DpoBatch& batch, double beta,
+                           DitTrainingOptions options, Gradients& grads, double weight) {
+  const DpoInputs in = dpo_inputs(batch);
+  const std::vector<double> ref = per_sample_mse(reference.forward(in.inputs), in.target);
+  DitTrainingPass pass(policy, options);
+  Tensor dprediction;
+  const DpoStepResult r = dpo_from_prediction(pass.forward(in.inputs), in.target, ref, beta, weight, dprediction);
   pass.backward(dprediction, grads);
   return r;
 }

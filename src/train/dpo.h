@@ -35,10 +35,25 @@ struct DpoLoss {
 DpoLoss dpo_loss(std::span<const double> model_w, std::span<const double> model_l, std::span<const double> ref_w,
                  std::span<const double> ref_l, double beta);
 
+
 struct DpoStepResult {
   DpoLoss dpo;
   std::vector<double> model_mse_w, model_mse_l, ref_mse_w, ref_mse_l;
 };
+
+// The DiT inputs of a batch of pairs: 2b rows, the winners then the losers,
+// noise, t and text repeated; and the velocity targets.
+struct DpoInputs {
+  DitInputs inputs;
+  Tensor target;
+};
+DpoInputs dpo_inputs(const DpoBatch& batch);
+// Mean over each row of (prediction - target)^2.
+std::vector<double> per_sample_mse(const Tensor& prediction, const Tensor& target);
+// The step's figures from the policy's prediction of dpo_inputs' rows and the
+// reference's per-row errors, and d (weight x loss) / d prediction.
+DpoStepResult dpo_from_prediction(const Tensor& prediction, const Tensor& target, const std::vector<double>& ref_mse,
+                                  double beta, double weight, Tensor& dprediction);
 
 // The loss of a batch of pairs and (times `weight`, this batch's share of a
 // larger one) its gradient for the policy, added to grads. Both clips of

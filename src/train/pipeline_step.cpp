@@ -63,7 +63,6 @@ constexpr int kPipeTag = 71;  // every training message of the pp group (directi
 // What one micro-batch holds while it is in the pipeline.
 struct InFlight {
   DitInputs inputs;
-  Tensor target;
   Shape boundary;
   std::unique_ptr<DitTrainingPass> pass;
   Tensor input;     // the activation received from the previous stage
@@ -92,17 +91,15 @@ void sum_over_stages(const std::vector<Tensor*>& tensors, Communicator& pp) {
   }
 }
 
-void forward(InFlight& f, double weight, bool last_stage, double& loss) {
+void forward(InFlight& f, int64_t j, const StageLoss& stage_loss, bool last_stage, double& loss) {
   const Tensor y = f.pass->forward_stage(f.inputs, f.input);
   f.input = Tensor();
   if (!last_stage) {
     f.outgoing = y.contiguous();
     return;
   }
-  LossAndGradient l = mse_loss(y, f.target);
-  loss += weight * l.loss;
-  float* g = l.gradient.data<float>();
-  for (int64_t i = 0; i < l.gradient.numel(); ++i) g[i] = static_cast<float>(g[i] * weight);
+  LossAndGradient l = stage_loss(j, y);
+  loss += l.loss;
   f.dy = l.gradient;
 }
 
@@ -110,15 +107,31 @@ void forward(InFlight& f, double weight, bool last_stage, double& loss) {
 
 double pipeline_step(const DitModel& model, std::span<const DitBatch> micro_batches, double weight,
                      const DitTrainingOptions& options, Gradients& grads, Communicator& pp) {
+  std::vector<DitInputs> inputs;
+  std::vector<Tensor> targets;
+  for (const DitBatch& b : micro_batches) {
+    const FlowMatchingInputs fm = flow_matching_inputs(b.x0, b.noise, b.t);
+    inputs.push_back(DitInputs{fm.x_t, b.t, b.encoder_hidden_states, b.encoder_hidden_states_2, b.encoder_attention_mask});
+    targets.push_back(fm.target);
+  }
+  const StageLoss loss = [&](int64_t j, const Tensor& prediction) {
+    LossAndGradient l = mse_loss(prediction, targets[static_cast<size_t>(j)]);
+    l.loss *= weight;
+    float* g = l.gradient.data<float>();
+    for (int64_t i = 0; i < l.gradient.numel(); ++i) g[i] = static_cast<float>(g[i] * weight);
+    return l;
+  };
+  return pipeline_step(model, inputs, loss, options, grads, pp);
+}
+
+double pipeline_step(const DitModel& model, std::span<const DitInputs> micro_batches, const StageLoss& stage_loss,
+                     const DitTrainingOptions& options, Gradients& grads, Communicator& pp) {
   const int stages = pp.size(), stage = pp.rank();
   const bool last_stage = stage == stages - 1;
   const auto count = static_cast<int64_t>(micro_batches.size());
   std::vector<InFlight> mb(micro_batches.size());
   for (size_t j = 0; j < mb.size(); ++j) {
-    const DitBatch& b = micro_batches[j];
-    const FlowMatchingInputs fm = flow_matching_inputs(b.x0, b.noise, b.t);
-    mb[j].inputs = DitInputs{fm.x_t, b.t, b.encoder_hidden_states, b.encoder_hidden_states_2, b.encoder_attention_mask};
-    mb[j].target = fm.target;
+    mb[j].inputs = micro_batches[j];
     mb[j].boundary = DitTrainingPass::stage_boundary_shape(model, mb[j].inputs);
   }
   // Only the last micro-batch's backward completes each block's gradients.
@@ -131,7 +144,7 @@ double pipeline_step(const DitModel& model, std::span<const DitBatch> micro_batc
     switch (step.kind) {
       case PipeStep::Kind::Forward:
         f.pass = std::make_unique<DitTrainingPass>(model, step.micro_batch == count - 1 ? options : plain);
-        forward(f, weight, last_stage, loss);
+        forward(f, step.micro_batch, stage_loss, last_stage, loss);
         break;
       case PipeStep::Kind::Backward:
         f.outgoing = f.pass->backward_stage(f.dy, grads);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -52,11 +53,18 @@ struct PipeStep {
 // Stage `stage` of `stages`, `micro_batches` micro-batches.
 std::vector<PipeStep> one_f_one_b_plan(int stages, int stage, int64_t micro_batches);
 
-// Runs the plan on this rank's stage of `model`: each micro-batch's loss is
-// weighted by `weight` (its share of the global batch), gradients are added
-// to grads. options.block_gradients_done is called during the last
-// micro-batch's backward. Returns the weighted loss sum on the last stage and
-// 0 elsewhere.
+// The last stage's loss of micro-batch j from its prediction: the loss (as
+// it counts in the step) and its gradient with respect to the prediction.
+using StageLoss = std::function<LossAndGradient(int64_t micro_batch, const Tensor& prediction)>;
+
+// Runs the plan on this rank's stage of `model` for the micro-batches'
+// inputs; gradients are added to grads. options.block_gradients_done is
+// called during the last micro-batch's backward. Returns the sum of the
+// losses on the last stage and 0 elsewhere.
+double pipeline_step(const DitModel& model, std::span<const DitInputs> micro_batches, const StageLoss& loss,
+                     const DitTrainingOptions& options, Gradients& grads, Communicator& pp);
+// Flow matching: each micro-batch's mean squared error weighted by `weight`
+// (its share of the global batch).
 double pipeline_step(const DitModel& model, std::span<const DitBatch> micro_batches, double weight,
                      const DitTrainingOptions& options, Gradients& grads, Communicator& pp);
 

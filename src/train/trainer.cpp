@@ -332,15 +332,22 @@ class StepRunner {
   double preference_pairs(int64_t step, const LoadedBatch& batch, Gradients& grads, double share) {
     const TrainConfig& c = s_.config;
     double loss = 0.0;
-    double sums[6] = {0, 0, 0, 0, 0, 0};
-    for (int64_t first = 0; first < local_batch_; first += micro_) {
-      const DpoBatch b = assemble_pairs(step, batch, first, micro_);
-      DitTrainingOptions options{c.activation_checkpointing, {}};
-      if (reduction_ && first + micro_ == local_batch_) {
-        options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+    std::vector<DpoStepResult> results;
+    if (groups_.pp_size() > 1) {
+      loss = pipelined_pairs(step, batch, grads, share, results);
+    } else {
+      for (int64_t first = 0; first < local_batch_; first += micro_) {
+        const DpoBatch b = assemble_pairs(step, batch, first, micro_);
+        DitTrainingOptions options{c.activation_checkpointing, {}};
+        if (reduction_ && first + micro_ == local_batch_) {
+          options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+        }
+        results.push_back(dit_dpo_step(*s_.model, *s_.reference, b, c.dpo_beta, options, grads, share));
+        loss += share * results.back().dpo.loss;
       }
-      const DpoStepResult r = dit_dpo_step(*s_.model, *s_.reference, b, c.dpo_beta, options, grads, share);
-      loss += share * r.dpo.loss;
+    }
+    double sums[6] = {0, 0, 0, 0, 0, 0};
+    for (const DpoStepResult& r : results) {
       for (size_t i = 0; i < r.dpo.inside.size(); ++i) {
         sums[0] += r.dpo.inside[i] > 0 ? 1.0 : 0.0;
         sums[1] += r.dpo.inside[i];
@@ -350,10 +357,37 @@ class StepRunner {
         sums[5] += r.ref_mse_l[i];
       }
     }
+    sum_across(*groups_.pp, sums);  // under pp the last stage has them
     sum_across(*groups_.dp, sums);
     const auto n = static_cast<double>(c.batch_size);
     dpo_ = DpoMetrics{sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n, sums[4] / n, sums[5] / n};
     return loss;
+  }
+
+  // Video-DPO through this rank's pipeline stage: the reference's errors
+  // first (its forward pipelines over the stages too), then the policy's
+  // 1F1B step with the DPO loss on the last stage, whose results it returns.
+  double pipelined_pairs(int64_t step, const LoadedBatch& batch, Gradients& grads, double share,
+                         std::vector<DpoStepResult>& results) {
+    const TrainConfig& c = s_.config;
+    std::vector<DpoInputs> pairs;
+    std::vector<DitInputs> inputs;
+    std::vector<std::vector<double>> reference;
+    for (int64_t first = 0; first < local_batch_; first += micro_) {
+      pairs.push_back(dpo_inputs(assemble_pairs(step, batch, first, micro_)));
+      inputs.push_back(pairs.back().inputs);
+      reference.push_back(per_sample_mse(s_.reference->forward(pairs.back().inputs), pairs.back().target));
+    }
+    const StageLoss dpo = [&](int64_t j, const Tensor& prediction) {
+      const auto k = static_cast<size_t>(j);
+      LossAndGradient l;
+      results.push_back(dpo_from_prediction(prediction, pairs[k].target, reference[k], c.dpo_beta, share, l.gradient));
+      l.loss = share * results.back().dpo.loss;
+      return l;
+    };
+    DitTrainingOptions options{c.activation_checkpointing, {}};
+    if (reduction_) options.block_gradients_done = [&](int64_t block) { reduction_->block_done(grads, block); };
+    return pipeline_step(*s_.model, inputs, dpo, options, grads, *groups_.pp);
   }
 
   // Pairs [first, first + count) of a step's batch: both clips share the

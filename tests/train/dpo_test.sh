@@ -6,11 +6,13 @@
 # loss exactly log 2, and then raises the margins on its pairs; the metrics
 # carry implicit accuracy, margin and the four errors; a reference refreshed
 # every 2 steps makes step 2's loss log 2 again, and is restored on resume
-# (the resumed run's losses equal an uninterrupted one's); dp=2 and tp=2 give
-# one rank's losses and weights; mismatched datasets and objectives, pp, and
-# a reference of another shape are refused before anything is written.
+# (the resumed run's losses equal an uninterrupted one's); dp=2, tp=2 and pp=2
+# (the reference pipelined too, the DPO loss on the last stage) give one
+# rank's losses and weights; mismatched datasets and objectives, a held-out
+# DPO loss, and a reference of another shape are refused before anything is
+# written.
 #
-# Tolerances (dp=2, tp=2 vs one rank, 12 steps): losses within 3e-5 relative
+# Tolerances (dp=2, tp=2, pp=2 vs one rank, 12 steps): losses within 3e-5 relative
 # (measured up to 3.1e-6: beta multiplies the errors' rounding differences),
 # final weights within 5e-5 relative L2 (measured up to 1.7e-6).
 #
@@ -48,15 +50,15 @@ run_rc rc "$SV" train --model "$MODEL" --data "$WORK/single/data" --objective dp
 [[ $rc == 5 ]] && grep -q "needs a dataset of preference pairs" "$WORK/bad_kind.log" || fail "dpo on single clips: exit $rc"
 run_rc rc "$SV" train --model "$MODEL" --data "$WORK/pairs" --out "$WORK/bad_objective" 2> "$WORK/bad_objective.log"
 [[ $rc == 5 ]] && grep -q "train it with --objective dpo" "$WORK/bad_objective.log" || fail "pairs without dpo: exit $rc"
-run_rc rc "${MPI[@]}" 2 "${MPI_FLAGS[@]}" "$SV" train --model "$MODEL" --data "$WORK/pairs" --objective dpo \
-  --layout pp=2 --out "$WORK/bad_pp" > "$WORK/bad_pp.log" 2>&1
-[[ $rc == 8 ]] && grep -q "Video-DPO under pipeline parallel is not built yet" "$WORK/bad_pp.log" || fail "dpo pp=2: exit $rc"
+run_rc rc "$SV" train --model "$MODEL" --data "$WORK/pairs" --objective dpo --validate-every 2 --out "$WORK/bad_val" \
+  2> "$WORK/bad_val.log"
+[[ $rc == 8 ]] && grep -q "a held-out DPO loss is not built yet" "$WORK/bad_val.log" || fail "dpo validation: exit $rc"
 cp -r "$MODEL" "$WORK/short_model"
 python3 "$(dirname "$0")/drop_last_block.py" "$WORK/short_model"
 run_rc rc "$SV" train --model "$MODEL" --data "$WORK/pairs" --objective dpo --reference "$WORK/short_model" \
   --out "$WORK/bad_reference" 2> "$WORK/bad_reference.log"
 [[ $rc == 5 ]] && grep -q "another DiT than --model" "$WORK/bad_reference.log" || fail "short reference: exit $rc"
-for bad in bad_kind bad_objective bad_pp bad_reference; do [[ ! -e $WORK/$bad ]] || fail "$bad wrote $WORK/$bad"; done
+for bad in bad_kind bad_objective bad_val bad_reference; do [[ ! -e $WORK/$bad ]] || fail "$bad wrote $WORK/$bad"; done
 
 ARGS=(--model "$MODEL" --data "$WORK/pairs" --objective dpo --dpo-beta 50 --batch-size 2 --lr 1e-4 --log-every 2)
 train_dpo() {  # train_dpo RANKS OUT STEPS [args...]
@@ -94,8 +96,8 @@ grep -q "resuming .* at step 3 of 6" "$WORK/resumed.log" || fail "did not resume
 diff <(loss_lines "$WORK/refresh/metrics.jsonl") <(loss_lines "$WORK/resumed/metrics.jsonl") \
   || fail "the resumed run left the uninterrupted one's losses (the refreshed reference was not restored)"
 
-note "dp=2 and tp=2 against one rank"
-for run in "dp2 --layout dp=2" "tp2 --layout tp=2"; do
+note "dp=2, tp=2 and pp=2 against one rank"
+for run in "dp2 --layout dp=2" "tp2 --layout tp=2" "pp2 --layout pp=2"; do
   read -r out extra <<< "$run"
   # shellcheck disable=SC2086
   train_dpo 2 "$out" 12 --checkpoint-every 12 $extra
