@@ -55,6 +55,8 @@ constexpr Subcommand kSubcommands[] = {
     {"encode-dataset", sv::cli::cmd_encode_dataset, "videos/images + captions to a training dataset (latents, text)"},
     {"train", sv::cli::cmd_train, "train the DiT (flow matching) on an encoded dataset; resumable, preemptible"},
     {"export", sv::cli::cmd_export, "a training checkpoint to a release-layout model directory"},
+    {"average-checkpoints", sv::cli::cmd_average_checkpoints,
+     "the mean weights of several training checkpoints as a model directory"},
     {"init-model", sv::cli::cmd_init_model, "write a model directory from a preset (init-model --preset tiny)"},
 };
 

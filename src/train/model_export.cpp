@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -23,25 +24,74 @@ namespace {
 // Shards of about 2 GiB, as the release's are.
 constexpr size_t kShardBytes = size_t{2} << 30;
 
-// The transformer's tensors in the base model's declaration (state_dict)
-// order, checked against it by name and shape.
-std::vector<std::pair<std::string, Tensor>> transformer_tensors(const CheckpointContents& c, const ExportOptions& o,
-                                                                const fs::path& base) {
-  const std::map<std::string, Tensor>& source = o.ema ? c.ema : c.weights;
-  SV_CHECK_AS(InputError, !source.empty(), "{}: {}", o.checkpoint.string(),
-              o.ema ? "holds no EMA weights (the run had --ema-decay 0)" : "holds no weights");
+// One checkpoint's transformer tensors (master or EMA) in the base model's
+// declaration (state_dict) order, checked against it by name and shape.
+std::vector<std::pair<std::string, Tensor>> transformer_tensors(const CheckpointContents& c, const fs::path& file,
+                                                                bool ema, const fs::path& base) {
+  const std::map<std::string, Tensor>& source = ema ? c.ema : c.weights;
+  SV_CHECK_AS(InputError, !source.empty(), "{}: {}", file.string(),
+              ema ? "holds no EMA weights (the run had --ema-decay 0)" : "holds no weights");
   const DitModel declared(DitConfig::from_file(base / "transformer" / "config.json"), ParallelGroups::single());
   std::vector<std::pair<std::string, Tensor>> out;
   for (const auto& p : declared.registry().parameters()) {
     const auto it = source.find(p->name);
     SV_CHECK_AS(CheckpointError, it != source.end() && it->second.shape() == p->full_shape,
-                "{}: does not fit its base model {}: {} is {} in the checkpoint, {} in the model", o.checkpoint.string(),
+                "{}: does not fit its base model {}: {} is {} in the checkpoint, {} in the model", file.string(),
                 base.string(), p->name, it == source.end() ? "missing" : it->second.shape().str(), p->full_shape.str());
-    out.emplace_back(p->name, it->second.to(o.dtype));
+    out.emplace_back(p->name, it->second);
   }
   SV_CHECK_AS(CheckpointError, out.size() == source.size(), "{}: holds {} transformer tensors, its base model {} has {}",
-              o.checkpoint.string(), source.size(), base.string(), out.size());
+              file.string(), source.size(), base.string(), out.size());
   return out;
+}
+
+// The element-wise mean of the checkpoints' tensors (summed in double, in
+// the order given), each checked against the first checkpoint's base model.
+struct Averaged {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // f32
+  fs::path base;
+  std::vector<int64_t> steps;
+  TrainConfig config;  // the first checkpoint's
+};
+
+Averaged average(const ExportOptions& o) {
+  SV_CHECK_AS(InputError, !o.checkpoints.empty(), "no checkpoint given");
+  Averaged a;
+  std::vector<std::vector<double>> sums;
+  for (size_t k = 0; k < o.checkpoints.size(); ++k) {
+    const fs::path& file = o.checkpoints[k];
+    const CheckpointContents c = read_train_checkpoint(file, CheckpointParts::Weights);
+    if (k == 0) {
+      a.base = c.config.model;
+      a.config = c.config;
+      check_model_directory(a.base);
+    }
+    SV_CHECK_AS(InputError, c.config.model == a.base, "{}: trained from {}, but {} from {}: average checkpoints of one "
+                "model", file.string(), c.config.model.string(), o.checkpoints.front().string(), a.base.string());
+    a.steps.push_back(c.progress.step);
+    auto tensors = transformer_tensors(c, file, o.ema, a.base);
+    if (o.checkpoints.size() == 1) {  // plain export: no double copy of a large model
+      a.tensors = std::move(tensors);
+      return a;
+    }
+    if (k == 0) {
+      for (const auto& [name, t] : tensors) {
+        a.tensors.emplace_back(name, Tensor::empty(t.shape(), DType::F32));
+        sums.emplace_back(static_cast<size_t>(t.numel()), 0.0);
+      }
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const Tensor f = tensors[i].second.to(DType::F32).contiguous();
+      const float* v = f.data<float>();
+      for (size_t e = 0; e < sums[i].size(); ++e) sums[i][e] += v[e];
+    }
+  }
+  const auto n = static_cast<double>(o.checkpoints.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    float* out = a.tensors[i].second.data<float>();
+    for (size_t e = 0; e < sums[i].size(); ++e) out[e] = static_cast<float>(sums[i][e] / n);
+  }
+  return a;
 }
 
 // Every component directory but the transformer's weights, hard-linked where the
@@ -71,10 +121,10 @@ void export_model(const ExportOptions& o) {
   SV_CHECK_AS(InputError, o.dtype == DType::BF16 || o.dtype == DType::F32, "--dtype must be bf16 or f32");
   SV_CHECK_AS(InputError, o.overwrite || !fs::exists(o.out),
               "{}: already exists; pass --overwrite to replace it (nothing was written)", o.out.string());
-  const CheckpointContents c = read_train_checkpoint(o.checkpoint);
-  const fs::path base = c.config.model;
-  check_model_directory(base);
-  const std::vector<std::pair<std::string, Tensor>> tensors = transformer_tensors(c, o, base);
+  Averaged a = average(o);
+  const fs::path& base = a.base;
+  for (auto& [name, t] : a.tensors) t = t.to(o.dtype);
+  const std::vector<std::pair<std::string, Tensor>>& tensors = a.tensors;
 
   const fs::path parent = o.out.has_parent_path() ? o.out.parent_path() : fs::path(".");
   fs::create_directories(parent);
@@ -86,13 +136,21 @@ void export_model(const ExportOptions& o) {
     for (const auto& [name, t] : tensors) bytes += t.nbytes();
     const int shards = static_cast<int>(std::max<size_t>(1, (bytes + kShardBytes - 1) / kShardBytes));
     io::write_sharded_safetensors(tmp / "transformer", "diffusion_pytorch_model", tensors, shards);
-    const nlohmann::json provenance{{"exported_by", "stepvideo export"},
-                                    {"checkpoint", fs::absolute(o.checkpoint).string()},
-                                    {"step", c.progress.step},
-                                    {"weights", o.ema ? "ema" : "master"},
-                                    {"dtype", dtype_name(o.dtype)},
-                                    {"base_model", base.string()},
-                                    {"train_config", c.config.to_json()}};
+    nlohmann::json provenance{{"exported_by", o.checkpoints.size() == 1 ? "stepvideo export"
+                                                                         : "stepvideo average-checkpoints"},
+                              {"checkpoint", fs::absolute(o.checkpoints.front()).string()},
+                              {"step", a.steps.front()},
+                              {"weights", o.ema ? "ema" : "master"},
+                              {"dtype", dtype_name(o.dtype)},
+                              {"base_model", base.string()},
+                              {"train_config", a.config.to_json()}};
+    if (o.checkpoints.size() > 1) {
+      nlohmann::json averaged = nlohmann::json::array();
+      for (size_t k = 0; k < o.checkpoints.size(); ++k) {
+        averaged.push_back({{"checkpoint", fs::absolute(o.checkpoints[k]).string()}, {"step", a.steps[k]}});
+      }
+      provenance["averaged"] = averaged;
+    }
     io::write_text_atomic(tmp / "stepvideo-export.json", provenance.dump(2) + "\n");
     if (o.overwrite) fs::remove_all(o.out);
     fs::rename(tmp, o.out);
@@ -102,8 +160,13 @@ void export_model(const ExportOptions& o) {
     fs::remove_all(tmp, ignored);
     throw;
   }
-  log_info("exported {} ({} weights of step {}, {}) to {}", o.checkpoint.string(), o.ema ? "EMA" : "master",
-           c.progress.step, dtype_name(o.dtype), o.out.string());
+  if (o.checkpoints.size() == 1) {
+    log_info("exported {} ({} weights of step {}, {}) to {}", o.checkpoints.front().string(),
+             o.ema ? "EMA" : "master", a.steps.front(), dtype_name(o.dtype), o.out.string());
+  } else {
+    log_info("averaged the {} weights of {} checkpoints (steps {}) into {} ({})", o.ema ? "EMA" : "master",
+             o.checkpoints.size(), fmt::join(a.steps, ", "), o.out.string(), dtype_name(o.dtype));
+  }
 }
 
 }  // namespace sv::train

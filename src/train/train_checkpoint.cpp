@@ -57,7 +57,7 @@ void write_train_checkpoint(const fs::path& path, const CheckpointContents& cont
   io::write_hdf5(path, tensors, {{"state", state.dump()}});
 }
 
-CheckpointContents read_train_checkpoint(const fs::path& path) {
+CheckpointContents read_train_checkpoint(const fs::path& path, CheckpointParts parts) {
   CheckpointContents c;
   json state;
   try {
@@ -80,6 +80,8 @@ CheckpointContents read_train_checkpoint(const fs::path& path) {
     };
     if (auto p = take("weight.")) {
       c.weights[*p] = io::read_hdf5(path, name);
+    } else if (parts == CheckpointParts::Weights && !name.starts_with("ema.")) {
+      continue;  // the optimizer's and DPO's state: not needed to export
     } else if (auto q = take("exp_avg_sq.")) {
       c.moments[*q].exp_avg_sq = io::read_hdf5(path, name);
     } else if (auto r = take("exp_avg.")) {

@@ -50,9 +50,11 @@ void write_train_checkpoint(const std::filesystem::path& path, const CheckpointC
 void write_train_checkpoint(const std::filesystem::path& path, const ParameterRegistry& registry, const AdamW& adamw,
                             const std::map<std::string, Tensor>& ema, const TrainProgress& progress,
                             const TrainConfig& config);
-// Reads everything; InputError naming the file when it is truncated, corrupt
-// or not a training checkpoint.
-CheckpointContents read_train_checkpoint(const std::filesystem::path& path);
+// Reads everything, or only the weights and EMA weights (and the state);
+// InputError naming the file when it is truncated, corrupt or not a training
+// checkpoint.
+enum class CheckpointParts { All, Weights };
+CheckpointContents read_train_checkpoint(const std::filesystem::path& path, CheckpointParts parts = CheckpointParts::All);
 
 // Copies the checkpoint's weights into the registry's parameters, each rank
 // its slice (Shard); CheckpointError naming `path` and the first tensor that

@@ -6,7 +6,8 @@
 # computation is refused naming the field; longer runs continue; SIGUSR1 ->
 # checkpoint + exit 75; a second run on a live run directory is refused; a
 # truncated newest checkpoint is reported and the previous one used; export
-# (master and EMA weights) gives a model directory that generate loads.
+# (master and EMA weights) gives a model directory that generate loads;
+# average-checkpoints of two checkpoints holds their element-wise mean.
 set -euo pipefail
 SV=$1 MODEL=$2 WORK=$3
 HERE=$(dirname "$0")
@@ -104,4 +105,17 @@ jq -e '.step == 8 and .weights == "ema"' "$WORK/exported_ema/stepvideo-export.js
 "$SV" generate --model "$WORK/exported_ema" --prompt "test pattern number 1" --frames 17 --height 64 --width 64 \
   --steps 2 --out "$WORK/gen.mp4" > "$WORK/gen.log" 2>&1 || { cat "$WORK/gen.log"; fail "generate from the export"; }
 expect_video "$WORK/gen.mp4" 17
+
+note "average-checkpoints: the mean of two checkpoints' weights"
+"$SV" export --checkpoint "$RUN/checkpoints/step-6.h5" --dtype f32 --out "$WORK/f32_6" > /dev/null 2>&1 || fail "export 6"
+"$SV" export --checkpoint "$RUN/checkpoints/step-8.h5" --dtype f32 --out "$WORK/f32_8" > /dev/null 2>&1 || fail "export 8"
+"$SV" average-checkpoints "$RUN/checkpoints/step-6.h5" "$RUN/checkpoints/step-8.h5" --dtype f32 --out "$WORK/averaged" \
+  > "$WORK/average.log" 2>&1 || { cat "$WORK/average.log"; fail "average-checkpoints"; }
+python3 "$HERE/check_average.py" "$WORK/averaged" "$WORK/f32_6" "$WORK/f32_8" || fail "not the mean"
+jq -e '(.averaged | map(.step)) == [6, 8]' "$WORK/averaged/stepvideo-export.json" > /dev/null || fail "average provenance"
+run_rc rc "$SV" average-checkpoints "$RUN/checkpoints/step-6.h5" --out "$WORK/one_only" 2> "$WORK/one_only.err"
+[[ $rc == 2 && ! -e $WORK/one_only ]] || fail "average of one checkpoint: exit $rc"
+"$SV" generate --model "$WORK/averaged" --prompt "test pattern number 1" --frames 17 --height 64 --width 64 \
+  --steps 2 --out "$WORK/gen_avg.mp4" > "$WORK/gen_avg.log" 2>&1 || { cat "$WORK/gen_avg.log"; fail "generate"; }
+expect_video "$WORK/gen_avg.mp4" 17
 echo "PASS"
