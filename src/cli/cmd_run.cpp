@@ -123,6 +123,9 @@ int cmd_run(const Args& args, const Context& context) {
       "cfg-scale", po::value<float>(), "default guidance scale (default: preset)")(
       "time-shift", po::value<float>(), "default schedule shift (default: preset)")(
       "seed", po::value(&defaults.seed)->default_value(defaults.seed), "default seed (items may set their own)")(
+      "samples-per-prompt", po::value(&defaults.samples)->default_value(defaults.samples),
+      "candidates per prompt (items may set \"samples\"): N > 1 makes <id>-s0 .. <id>-s<N-1>, seeds derived\n"
+      "from the item's seed, for preference pairs")(
       "fps", po::value(&defaults.fps)->default_value(defaults.fps), "default frames per second of the files")(
       "codec", po::value(&codec_name)->default_value(codec_name), "h264 (<id>.mp4) or ffv1 (<id>.mkv, lossless)")(
       "save-latents", po::bool_switch(), "also write <id>.latents.h5 (denoised latents)")(

@@ -20,7 +20,8 @@ namespace {
 
 constexpr const char* kFields[] = {"id",    "prompt", "negative_prompt", "positive_suffix",
                                    "seed",  "frames", "height",          "width",
-                                   "steps", "cfg_scale", "time_shift",   "fps"};
+                                   "steps", "cfg_scale", "time_shift",   "fps",
+                                   "samples"};
 
 // Offset of the first byte that breaks UTF-8, or nothing when the line is valid.
 std::optional<size_t> invalid_utf8_at(std::string_view s) {
@@ -75,7 +76,25 @@ JobItem defaults_item(const ItemDefaults& d, int64_t line) {
   item.cfg_scale = d.cfg_scale;
   item.time_shift = d.time_shift;
   item.fps = d.fps;
+  item.samples = d.samples;
   return item;
+}
+
+constexpr int64_t kMaxSamples = 64;
+
+// A line of `samples` N > 1 as its N candidates.
+std::vector<JobItem> candidates(const JobItem& line) {
+  if (line.samples == 1) return {line};
+  std::vector<JobItem> out;
+  for (int64_t k = 0; k < line.samples; ++k) {
+    JobItem c = line;
+    c.of = line.id;
+    c.sample = k;
+    c.id = fmt::format("{}-s{}", line.id, k);
+    c.seed = candidate_seed(line.seed, k);
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 int64_t integer(const json& v, const char* field) {
@@ -122,7 +141,8 @@ JobItem parse_json_line(const std::string& text, const ItemDefaults& defaults, i
   if (j.contains("negative_prompt")) item.negative_prompt = text_field(j["negative_prompt"], "negative_prompt");
   if (j.contains("positive_suffix")) item.positive_suffix = text_field(j["positive_suffix"], "positive_suffix");
   for (auto [field, target] : {std::pair{"seed", &item.seed}, {"frames", &item.frames}, {"height", &item.height},
-                               {"width", &item.width}, {"steps", &item.steps}, {"fps", &item.fps}}) {
+                               {"width", &item.width}, {"steps", &item.steps}, {"fps", &item.fps},
+                               {"samples", &item.samples}}) {
     if (j.contains(field)) *target = integer(j[field], field);
   }
   if (j.contains("cfg_scale")) item.cfg_scale = number(j["cfg_scale"], "cfg_scale");
@@ -141,6 +161,14 @@ void to_json(json& j, const JobItem& item) {
            {"time_shift", item.time_shift}, {"fps", item.fps}};
   if (item.negative_prompt) j["negative_prompt"] = *item.negative_prompt;
   if (item.positive_suffix) j["positive_suffix"] = *item.positive_suffix;
+  if (item.samples > 1) j["candidate"] = {{"of", item.of}, {"sample", item.sample}, {"samples", item.samples}};
+}
+
+int64_t candidate_seed(int64_t seed, int64_t k) {
+  uint64_t z = static_cast<uint64_t>(seed) + static_cast<uint64_t>(k + 1) * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return static_cast<int64_t>((z ^ (z >> 31)) >> 1);
 }
 
 void from_json(const json& j, JobItem& item) {
@@ -159,6 +187,14 @@ void from_json(const json& j, JobItem& item) {
   item.positive_suffix.reset();
   if (j.contains("negative_prompt")) item.negative_prompt = j["negative_prompt"].get<std::string>();
   if (j.contains("positive_suffix")) item.positive_suffix = j["positive_suffix"].get<std::string>();
+  item.samples = 1;
+  item.sample = 0;
+  item.of.clear();
+  if (j.contains("candidate")) {
+    item.of = j["candidate"].at("of").get<std::string>();
+    item.sample = j["candidate"].at("sample").get<int64_t>();
+    item.samples = j["candidate"].at("samples").get<int64_t>();
+  }
 }
 
 std::optional<std::string> check_item_id(const std::string& id) {
@@ -216,14 +252,22 @@ Manifest read_manifest(const fs::path& path, const ItemDefaults& defaults) {
         item = parse_json_line(text, defaults, line);
       }
       validate_prompt(item.prompt, [](std::string_view field) { return fmt::format("'{}'", field); });
-      if (item.id.empty()) item.id = line_id(line);
-      if (const auto why = check_item_id(item.id)) throw InputError(*why);
-      if (const auto it = seen.find(item.id); it != seen.end()) {
-        throw InputError(fmt::format("duplicate id '{}' (first used on line {})", item.id, it->second));
+      if (item.samples < 1 || item.samples > kMaxSamples) {
+        throw InputError(fmt::format("'samples' must be 1 to {}, got {}", kMaxSamples, item.samples));
       }
-      seen.emplace(item.id, line);
+      if (item.id.empty()) item.id = line_id(line);
       validate_and_round(item);
-      m.items.push_back(std::move(item));
+      const std::vector<JobItem> made = candidates(item);
+      for (const JobItem& c : made) {
+        if (const auto why = check_item_id(c.id)) throw InputError(*why);
+        if (const auto it = seen.find(c.id); it != seen.end()) {
+          throw InputError(fmt::format("duplicate id '{}' (first used on line {})", c.id, it->second));
+        }
+      }
+      for (const JobItem& c : made) {
+        seen.emplace(c.id, line);
+        m.items.push_back(c);
+      }
     } catch (const InputError& e) {
       m.bad_lines.push_back(BadLine{line, e.what()});
     }

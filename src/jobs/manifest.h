@@ -21,6 +21,7 @@ struct ItemDefaults {
   int64_t steps = 50;
   float cfg_scale = 9.0f, time_shift = 13.0f;
   int64_t fps = 25;
+  int64_t samples = 1;  // candidates per prompt (--samples-per-prompt)
 };
 
 // One video to make, every parameter resolved. frames/height/width are
@@ -35,7 +36,16 @@ struct JobItem {
   int64_t steps = 0;
   float cfg_scale = 0.0f, time_shift = 0.0f;
   int64_t fps = 25;
+  // One of several candidates of one line ("samples": N > 1, for preference
+  // pairs): the line's id is `of`, this item's is "<of>-s<sample>" and its
+  // seed candidate_seed(line's seed, sample).
+  int64_t samples = 1, sample = 0;
+  std::string of;
 };
+
+// The seed of candidate k of a line whose seed is `seed`: a splitmix64 mix,
+// so candidates of neighbouring seeds do not share seeds; non-negative.
+int64_t candidate_seed(int64_t seed, int64_t k);
 
 void to_json(nlohmann::json& j, const JobItem& item);
 void from_json(const nlohmann::json& j, JobItem& item);

@@ -164,6 +164,10 @@ void ReplicaWorker::write_item(const JobItem& item, const Batch& batch, const Te
   sidecar.leading["id"] = item.id;
   sidecar.leading["run_id"] = options_.identity.run_id;
   sidecar.leading["manifest_line"] = item.line;
+  if (item.samples > 1) {
+    // Candidates of one prompt, for preference pairs (`label`, encode-dataset's pairs).
+    sidecar.leading["candidate"] = {{"of", item.of}, {"sample", item.sample}, {"samples", item.samples}};
+  }
   if (!batch.state.empty()) sidecar.details["continued_from_step"] = batch.first_step;
   sidecar.details["replica"] = replica_;
   sidecar.details["replica_leader_rank"] = groups_.world_rank;

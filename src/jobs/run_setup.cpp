@@ -40,7 +40,7 @@ json run_defaults(const RunRequest& r, const std::string& model_sha256) {
   const ItemDefaults& d = r.defaults;
   return json{{"seed", d.seed},   {"frames", d.frames},       {"height", d.height},
               {"width", d.width}, {"steps", d.steps},         {"cfg_scale", d.cfg_scale},
-              {"time_shift", d.time_shift}, {"fps", d.fps},
+              {"time_shift", d.time_shift}, {"fps", d.fps}, {"samples", d.samples},
               {"codec", r.codec == io::VideoCodec::FFV1 ? "ffv1" : "h264"}, {"model_sha256", model_sha256}};
 }
 
@@ -130,11 +130,13 @@ void refuse_foreign_files(const RunRequest& r, const RunFiles& files, const RunI
 void refuse_other_defaults(const RunRequest& r, const std::vector<json>& records, const json& defaults) {
   for (const json& rec : records) {
     if (rec.value("event", "") != "start" || !rec.contains("defaults")) continue;
-    if (rec["defaults"] == defaults) return;
+    json earlier = rec["defaults"];
+    if (!earlier.contains("samples")) earlier["samples"] = 1;  // journals from before --samples-per-prompt
+    if (earlier == defaults) return;
     throw ConfigError(fmt::format(
         "{}: the run here was started with other options ({}): run it with the same options to resume, or pass "
         "--new-run to start a new run in this directory (its items are made again)",
-        r.out.string(), describe_differences(rec["defaults"], defaults)));
+        r.out.string(), describe_differences(earlier, defaults)));
   }
 }
 

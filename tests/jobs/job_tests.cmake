@@ -19,6 +19,7 @@ stepvideo_job_test(lock 180)             # about 17 s
 stepvideo_job_test(disk_full 300)        # about 25 s
 stepvideo_job_test(status_retry 180)     # about 10 s
 stepvideo_job_test(preempt_resume 300)   # about 35 s
+stepvideo_job_test(candidates 180)       # about 15 s
 
 # Stop signals by the thousand during denoising, and one pending from exec.
 add_executable(stepvideo_exec_with_pending_signal ${JOB_TESTS_DIR}/../helpers/exec_with_pending_signal.cpp)
