@@ -51,6 +51,9 @@ int cmd_train(const Args& args, const Context& context) {
       "steps", po::value(&c.steps)->default_value(c.steps), "optimizer steps in all")(
       "seed", po::value(&c.seed)->default_value(c.seed), "seed of every random draw (order, noise, t, dropout)")(
       "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "global samples per optimizer step")(
+      "tokens-per-batch", po::value(&c.tokens_per_batch)->default_value(c.tokens_per_batch),
+      "balance batches by tokens: each shape's global batch is floor(T / its video tokens per sample),\n"
+      "rounded down to a multiple of dp (images get large batches, long videos small ones); 0: --batch-size")(
       "micro-batch-size", po::value(&c.micro_batch_size)->default_value(0),
       "samples per forward/backward on each rank (gradient accumulation); 0: its whole share of the batch,\n"
       "or 1 under pp (the 1F1B pipeline overlaps the stages over micro-batches)")(

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/random.h"
 
@@ -23,26 +25,30 @@ std::array<uint32_t, 4> draw(uint64_t seed, uint64_t a, uint64_t b, uint32_t kin
 }  // namespace
 
 BatchPlan::BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed)
-    : batch_size_(batch_size), seed_(seed) {
+    : BatchPlan(std::move(buckets), [batch_size](const std::string&) { return batch_size; }, seed) {
   SV_CHECK_AS(InputError, batch_size >= 1, "batch size must be at least 1, got {}", batch_size);
+}
+
+BatchPlan::BatchPlan(std::vector<std::string> buckets,
+                     const std::function<int64_t(const std::string& bucket)>& batch_size, uint64_t seed)
+    : seed_(seed) {
   std::map<std::string, int64_t> number, count;
   for (const std::string& b : buckets) {
     const auto [it, fresh] = number.try_emplace(b, static_cast<int64_t>(number.size()));
+    if (fresh) bucket_batch_.push_back(batch_size(b));
     bucket_of_.push_back(it->second);
     ++count[b];
   }
-  int64_t largest = 0;
-  std::string largest_name;
+  std::string groups;
   for (const auto& [name, n] : count) {
-    if (n > largest) {
-      largest = n;
-      largest_name = name;
-    }
+    const int64_t size = bucket_batch_[static_cast<size_t>(number[name])];
+    if (size >= 1 && n >= size) return;
+    groups += fmt::format("{}{} ({} samples, batch {})", groups.empty() ? "" : "; ", name, n, size);
   }
-  SV_CHECK_AS(InputError, largest >= batch_size,
-              "no batch of {} can form: samples are grouped by shape, and the largest group ({}) holds {}; "
-              "lower --batch-size or add samples of one shape",
-              batch_size, largest_name, largest);
+  throw InputError(fmt::format(
+      "no batch can form: samples are grouped by shape and no group holds a whole batch: {}; lower --batch-size "
+      "(or raise --tokens-per-batch), or add samples of one shape",
+      groups));
 }
 
 std::vector<std::vector<int64_t>> BatchPlan::epoch_batches(int64_t epoch) const {
@@ -58,9 +64,12 @@ std::vector<std::vector<int64_t>> BatchPlan::epoch_batches(int64_t epoch) const 
   std::map<int64_t, std::vector<int64_t>> queues;
   std::vector<std::vector<int64_t>> batches;
   for (const int64_t s : order) {
-    std::vector<int64_t>& q = queues[bucket_of_[static_cast<size_t>(s)]];
+    const int64_t bucket = bucket_of_[static_cast<size_t>(s)];
+    const int64_t size = bucket_batch_[static_cast<size_t>(bucket)];
+    if (size < 1) continue;  // this shape is too long for any batch
+    std::vector<int64_t>& q = queues[bucket];
     q.push_back(s);
-    if (static_cast<int64_t>(q.size()) == batch_size_) {
+    if (static_cast<int64_t>(q.size()) == size) {
       batches.push_back(std::move(q));
       q.clear();
     }

@@ -7,9 +7,12 @@
 // each sample joins the queue of its bucket (samples of one shape), and a
 // queue that reaches the batch size is the next batch. What is left in the
 // queues at the end of an epoch is dropped, so every batch is one shape.
+// A bucket may have its own batch size (`--tokens-per-batch`: fewer long
+// samples, more short ones); a bucket of size 0 never forms a batch.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,9 @@ class BatchPlan {
   // buckets[i]: the bucket of sample i. InputError when no bucket holds
   // batch_size samples (no batch could ever form).
   BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed);
+  // The same with each bucket's batch size.
+  BatchPlan(std::vector<std::string> buckets, const std::function<int64_t(const std::string& bucket)>& batch_size,
+            uint64_t seed);
 
   // The sample indices of step `step`'s global batch. Cheapest when steps
   // are asked in increasing order (it keeps the current epoch).
@@ -33,8 +39,8 @@ class BatchPlan {
   std::vector<std::vector<int64_t>> epoch_batches(int64_t epoch) const;
   void seek(int64_t step);
 
-  std::vector<int64_t> bucket_of_;  // bucket number per sample
-  int64_t batch_size_;
+  std::vector<int64_t> bucket_of_;     // bucket number per sample
+  std::vector<int64_t> bucket_batch_;  // batch size per bucket number
   uint64_t seed_;
   int64_t epoch_ = -1, epoch_first_step_ = 0;
   std::vector<std::vector<int64_t>> batches_;  // of epoch_

@@ -50,8 +50,9 @@ void TrainConfig::validate() const {
   auto require = [](bool ok, const std::string& what) { SV_CHECK_AS(InputError, ok, "{}", what); };
   require(steps >= 1, "--steps must be at least 1");
   require(batch_size >= 1, "--batch-size must be at least 1");
-  require(micro_batch_size >= 0 && (micro_batch_size == 0 || batch_size % micro_batch_size == 0),
-          "--micro-batch-size must divide --batch-size");
+  require(micro_batch_size >= 0 &&
+              (micro_batch_size == 0 || tokens_per_batch > 0 || batch_size % micro_batch_size == 0),
+          "--micro-batch-size must divide --batch-size");  // per shape under --tokens-per-batch (trainer)
   require(validation_samples >= 0, "--validation-samples must be >= 0");
   require(std::isfinite(lr) && lr > 0, "--lr must be a finite number above 0");
   require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
@@ -74,6 +75,7 @@ void TrainConfig::validate() const {
   require(std::isfinite(sample_cfg_scale) && sample_cfg_scale >= 1, "--sample-cfg-scale must be >= 1 (1: no guidance)");
   require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
   require(std::isfinite(grad_bucket_mb) && grad_bucket_mb > 0, "--grad-bucket-mb must be above 0");
+  require(tokens_per_batch >= 0, "--tokens-per-batch must be >= 0 (0: --batch-size for every shape)");
   require(zero_stage == 0 || zero_stage == 1, "--zero must be 0 or 1 (stage 1: optimizer state split over dp)");
   require(std::isfinite(dpo_beta) && dpo_beta > 0, "--dpo-beta must be above 0");
   require(reference_refresh_every >= 0, "--reference-refresh-every must be >= 0 (0: never)");
@@ -90,6 +92,7 @@ json computation_fields(const TrainConfig& c) {
               {"data", c.data.string()},
               {"seed", c.seed},
               {"batch-size", c.batch_size},
+              {"tokens-per-batch", c.tokens_per_batch},
               {"validation-samples", c.validation_samples},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
@@ -180,6 +183,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.grad_bucket_mb = j.value("grad-bucket-mb", c.grad_bucket_mb);  // both absent before multi-rank training
   c.step_timeout = j.value("step-timeout", c.step_timeout);
   c.zero_stage = j.value("zero", c.zero_stage);
+  c.tokens_per_batch = j.value("tokens-per-batch", c.tokens_per_batch);  // absent before it existed
   // Absent before Video-DPO: flow matching.
   c.objective = parse_objective(j.value("objective", objective_name(c.objective)));
   c.reference = j.value("reference", std::string());

@@ -31,6 +31,9 @@ struct TrainConfig {
   int64_t reference_refresh_every = 0;
   uint64_t seed = 0;
   int64_t batch_size = 1, micro_batch_size = 0;  // 0: the whole batch at once
+  // > 0: each shape bucket's global batch is floor(tokens_per_batch / video
+  // tokens per sample), rounded down to a multiple of dp (batch_size unused).
+  int64_t tokens_per_batch = 0;
   int64_t validation_samples = 0;                // held out of training (by id hash)
   // Optimisation.
   double lr = 1e-4, lr_floor = 0.0;

@@ -232,6 +232,7 @@ struct DpoMetrics {
 
 // One global batch, loaded (on the prefetch thread) ahead of its step.
 struct LoadedBatch {
+  int64_t global_size = 0;  // samples of the step's global batch (this rank holds its dp share)
   std::vector<TrainingSample> samples;
   double load_s = 0.0;
 };
@@ -244,9 +245,9 @@ class StepRunner {
         data_(data),
         split_(split),
         groups_(groups),
-        plan_(buckets(data, split), state.config.batch_size, state.config.seed),
+        plan_(make_plan(data, split, state.config, groups.dp_size)),
         local_batch_(state.config.batch_size / groups.dp_size),
-        micro_(local_micro_batch(state.config, groups.dp_size, groups.pp_size())) {
+        micro_(local_micro_batch(state.config, local_batch_, groups.pp_size())) {
     if (groups.dp_sp->size() > 1) {
       reduction_ = std::make_unique<DitGradientReduction>(
           s_.model->registry(), groups.dp_sp, grad_bucket_bytes(state.config),
@@ -257,25 +258,55 @@ class StepRunner {
   // Samples per forward/backward on each rank: --micro-batch-size, or the
   // rank's whole share of the global batch (one sample at a time under pp,
   // so the pipeline has micro-batches to overlap).
-  static int64_t local_micro_batch(const TrainConfig& c, int dp, int pp) {
+  static int64_t local_micro_batch(const TrainConfig& c, int64_t local_batch, int pp) {
     if (c.micro_batch_size > 0) return c.micro_batch_size;
-    return pp > 1 ? 1 : c.batch_size / dp;
+    return pp > 1 ? 1 : local_batch;
   }
 
-  // InputError (as the plan gives it) when no batch can ever form.
-  static void check_batches_form(const Dataset& data, const Split& split, const TrainConfig& config) {
-    BatchPlan(buckets(data, split), config.batch_size, config.seed);
+  // The global batch of a shape bucket: --batch-size, or with
+  // --tokens-per-batch as many samples as fit the token budget, a multiple
+  // of dp (0: none fit).
+  static int64_t bucket_batch(const SampleInfo& s, const TrainConfig& c, int dp, int64_t patch) {
+    if (c.tokens_per_batch <= 0) return c.batch_size;
+    const int64_t tokens = s.latent_shape[0] * (s.latent_shape[2] / patch) * (s.latent_shape[3] / patch);
+    const int64_t n = c.tokens_per_batch / tokens;
+    return n - n % dp;
+  }
+
+  // The plan over the training split; InputError when no batch can ever
+  // form, ConfigError when --micro-batch-size does not divide some bucket's
+  // share of a batch.
+  static BatchPlan make_plan(const Dataset& data, const Split& split, const TrainConfig& c, int dp) {
+    const int64_t patch = DitConfig::from_file(c.model / "transformer" / "config.json").patch_size;
+    std::map<std::string, int64_t> sizes;
+    for (const int64_t i : split.train) {
+      const SampleInfo& s = data.samples()[static_cast<size_t>(i)];
+      sizes[s.bucket()] = bucket_batch(s, c, dp, patch);
+    }
+    for (const auto& [bucket, size] : sizes) {
+      SV_CHECK_AS(ConfigError, size == 0 || c.micro_batch_size == 0 || (size / dp) % c.micro_batch_size == 0,
+                  "--micro-batch-size {} does not divide the {} samples each of the {} data-parallel ranks takes of "
+                  "a batch of shape {}",
+                  c.micro_batch_size, size / dp, dp, bucket);
+      if (c.tokens_per_batch > 0) {
+        log_debug("--tokens-per-batch {}: shape {} trains in batches of {}", c.tokens_per_batch, bucket, size);
+      }
+    }
+    return BatchPlan(buckets(data, split), [&sizes](const std::string& b) { return sizes.at(b); }, c.seed);
   }
 
   std::future<LoadedBatch> prefetch(int64_t step) {
     const std::vector<int64_t> global = plan_.batch(step);
+    const auto global_size = static_cast<int64_t>(global.size());
+    const int64_t local = global_size / groups_.dp_size, first = groups_.coords.dp * local;
     std::vector<int64_t> ids;
-    for (int64_t k = first_position(); k < first_position() + local_batch_; ++k) {
+    for (int64_t k = first; k < first + local; ++k) {
       ids.push_back(split_.train[static_cast<size_t>(global[static_cast<size_t>(k)])]);
     }
-    return std::async(std::launch::async, [this, ids] {
+    return std::async(std::launch::async, [this, ids, global_size] {
       const auto start = std::chrono::steady_clock::now();
       LoadedBatch b;
+      b.global_size = global_size;
       for (const int64_t i : ids) b.samples.push_back(data_.load(i));
       b.load_s = seconds_since(start);
       return b;
@@ -289,7 +320,11 @@ class StepRunner {
   // the global batch's loss.
   double accumulate(int64_t step, const LoadedBatch& batch, Gradients& grads) {
     const TrainConfig& c = s_.config;
-    const double share = static_cast<double>(micro_) / static_cast<double>(c.batch_size);
+    // Under --tokens-per-batch each step's batch has its shape's size.
+    global_batch_ = batch.global_size;
+    local_batch_ = global_batch_ / groups_.dp_size;
+    micro_ = local_micro_batch(c, local_batch_, groups_.pp_size());
+    const double share = static_cast<double>(micro_) / static_cast<double>(global_batch_);
     double loss = 0.0;
     if (c.objective == Objective::Dpo) {
       loss = preference_pairs(step, batch, grads, share);
@@ -359,7 +394,7 @@ class StepRunner {
     }
     sum_across(*groups_.pp, sums);  // under pp the last stage has them
     sum_across(*groups_.dp, sums);
-    const auto n = static_cast<double>(c.batch_size);
+    const auto n = static_cast<double>(global_batch_);
     dpo_ = DpoMetrics{sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n, sums[4] / n, sums[5] / n};
     return loss;
   }
@@ -429,7 +464,7 @@ class StepRunner {
     if (ids.empty()) ids.assign(split_.train.begin(), split_.train.begin() + std::min<size_t>(split_.train.size(), 8));
     double sum = 0.0;
     for (size_t j = static_cast<size_t>(groups_.coords.dp); j < ids.size(); j += static_cast<size_t>(groups_.dp_size)) {
-      const LoadedBatch one{std::vector<TrainingSample>(kValidationDraws, data_.load(ids[j])), 0.0};
+      const LoadedBatch one{kValidationDraws, std::vector<TrainingSample>(kValidationDraws, data_.load(ids[j])), 0.0};
       const DitBatch b = assemble(kValidationStep, one, 0, kValidationDraws, static_cast<int64_t>(j) * kValidationDraws,
                                   /*dropout=*/false);
       const FlowMatchingInputs fm = flow_matching_inputs(b.x0, b.noise, b.t);
@@ -489,6 +524,7 @@ class StepRunner {
   const ParallelGroups& groups_;
   BatchPlan plan_;
   int64_t local_batch_, micro_;
+  int64_t global_batch_ = 0;  // of the step being taken
   std::unique_ptr<DitGradientReduction> reduction_;  // with dp x sp > 1
   bool reported_buckets_ = false;
   DpoMetrics dpo_;
@@ -607,6 +643,7 @@ void save_checkpoint(const CheckpointContents& state, const fs::path& run_dir, c
 
 struct StepMetrics {
   double loss = 0, grad_norm = 0, lr = 0, step_s = 0, data_wait_s = 0, gflops = 0;
+  int64_t batch_size = 0;
   bool clipped = false, skipped = false;
 };
 
@@ -663,6 +700,7 @@ class TrainingLoop {
       const LoadedBatch batch = next.get();
       StepMetrics m;
       m.data_wait_s = seconds_since(start);
+      m.batch_size = batch.global_size;
       if (step + 1 < s_.config.steps) next = runner_.prefetch(step + 1);
       take_step(step, batch, m);
       m.step_s = seconds_since(start);
@@ -739,7 +777,7 @@ class TrainingLoop {
 
   // metrics.jsonl, TensorBoard and the progress line.
   void report(int64_t step, StepMetrics& m) {
-    m.gflops = step_flops(s_.model->config(), runner_.first_sample_of_step(step), s_.config.batch_size) / m.step_s / 1e9;
+    m.gflops = step_flops(s_.model->config(), runner_.first_sample_of_step(step), m.batch_size) / m.step_s / 1e9;
     auto finite_or_null = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     json record{{"step", step},
                 {"loss", finite_or_null(m.loss)},
@@ -747,7 +785,8 @@ class TrainingLoop {
                 {"clipped", m.clipped},
                 {"skipped", m.skipped},
                 {"lr", m.lr},
-                {"samples_per_s", static_cast<double>(s_.config.batch_size) / m.step_s},
+                {"batch_size", m.batch_size},
+                {"samples_per_s", static_cast<double>(m.batch_size) / m.step_s},
                 {"step_s", m.step_s},
                 {"data_wait_s", m.data_wait_s},
                 {"gflops", m.gflops},
@@ -833,6 +872,7 @@ class TrainingLoop {
 }  // namespace
 
 void check_batch_splits(const TrainConfig& c, int dp) {
+  if (c.tokens_per_batch > 0) return;  // every bucket's size is a multiple of dp; micro-batches: make_plan
   SV_CHECK_AS(ConfigError, c.batch_size % dp == 0,
               "--batch-size {} does not split over {} data-parallel ranks: use a multiple of {}", c.batch_size, dp, dp);
   const int64_t local = c.batch_size / dp;
@@ -857,7 +897,7 @@ TrainOutcome train(const TrainerOptions& options) {
   check_dataset_fits(data, DitConfig::from_file(options.config.model / "transformer" / "config.json"),
                      options.config.model);
   const Split split = split_samples(data, options.config.validation_samples);
-  StepRunner::check_batches_form(data, split, options.config);
+  StepRunner::make_plan(data, split, options.config, options.groups.dp_size);  // refuses what cannot form
   const ParallelGroups& groups = options.groups;
   const bool writer = groups.world_rank == 0;
   std::optional<jobs::RunLock> lock;
@@ -875,10 +915,17 @@ TrainOutcome train(const TrainerOptions& options) {
   }
   if (s.config.decay_steps == 0) s.config.decay_steps = s.config.steps;
   if (writer) io::write_text_atomic(run_dir / "config.json", s.config.to_json().dump(2) + "\n");
-  log_info("training {} samples ({} held out) for steps {}..{}, batch {} ({} per dp rank x {}, micro-batch {})",
-           split.train.size(), split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size,
-           s.config.batch_size / groups.dp_size, groups.dp_size,
-           StepRunner::local_micro_batch(s.config, groups.dp_size, groups.pp_size()));
+  if (s.config.tokens_per_batch > 0) {
+    log_info("training {} samples ({} held out) for steps {}..{}, batches of up to {} video tokens per shape over {} "
+             "dp rank(s) (sizes at --verbose)",
+             split.train.size(), split.validation.size(), s.progress.step, s.config.steps, s.config.tokens_per_batch,
+             groups.dp_size);
+  } else {
+    const int64_t local = s.config.batch_size / groups.dp_size;
+    log_info("training {} samples ({} held out) for steps {}..{}, batch {} ({} per dp rank x {}, micro-batch {})",
+             split.train.size(), split.validation.size(), s.progress.step, s.config.steps, s.config.batch_size, local,
+             groups.dp_size, StepRunner::local_micro_batch(s.config, local, groups.pp_size()));
+  }
   const LargeBlockReuse reuse;  // every step allocates the same activations
   return TrainingLoop(s, data, split, options).run();
 }

@@ -35,7 +35,7 @@ expect 2 "lr-schedule must be constant, cosine or linear" \
   "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --lr-schedule step
 expect 2 "micro-batch-size must divide --batch-size" \
   "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 3 --micro-batch-size 2
-expect 5 "no batch of 4 can form.*holds 2" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 4
+expect 5 "no batch can form.*2 samples, batch 4" "$SV" train --model "$MODEL" --data "$WORK/data" --out "$WORK/run" --batch-size 4
 
 note "a checkpoint of another model (the base model directory was replaced by one with a block fewer)"
 cp -r "$MODEL" "$WORK/model"

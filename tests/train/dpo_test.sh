@@ -20,8 +20,7 @@
 set -euo pipefail
 SV=$1 MODEL=$2 WORK=$3
 source "$(dirname "$0")/lib.sh"
-read -r -a MPI <<< "$MPIEXEC"
-read -r -a MPI_FLAGS <<< "${MPIEXEC_FLAGS:-}"
+read_launcher
 rm -rf "$WORK" && mkdir -p "$WORK"
 make_clips "$WORK" 6
 {

@@ -25,3 +25,9 @@ make_dataset() {
 
 # step,loss,grad_norm of every metrics line, exactly as written.
 loss_lines() { jq -c '[.step, .loss, .grad_norm]' "$1"; }
+
+# The launcher of the multi-rank tests as arrays: MPI from MPIEXEC ("mpirun -np"), MPI_FLAGS from MPIEXEC_FLAGS.
+read_launcher() {
+  read -r -a MPI <<< "$MPIEXEC"
+  read -r -a MPI_FLAGS <<< "${MPIEXEC_FLAGS:-}"
+}

@@ -35,6 +35,10 @@ if(DEFINED MPIRUN)
     ${TRAIN_TESTS_WORK}/dpo)
   set_tests_properties(mpi.train.dpo PROPERTIES LABELS "mpi;train" FIXTURES_REQUIRED tiny_model PROCESSORS 2
     TIMEOUT 600 ENVIRONMENT "${MPI_TEST_ENV};MPIEXEC=${_mpiexec};MPIEXEC_FLAGS=${_mpiexec_flags}")
+  add_test(NAME mpi.train.token_batches COMMAND bash ${TRAIN_TESTS_DIR}/token_batches_test.sh ${SV} ${TINY_MODEL}
+    ${TRAIN_TESTS_WORK}/token_batches)
+  set_tests_properties(mpi.train.token_batches PROPERTIES LABELS "mpi;train" FIXTURES_REQUIRED tiny_model
+    PROCESSORS 2 TIMEOUT 300 ENVIRONMENT "${MPI_TEST_ENV};MPIEXEC=${_mpiexec};MPIEXEC_FLAGS=${_mpiexec_flags}")
   add_test(NAME mpi.bench_train_bytes COMMAND bash ${TRAIN_TESTS_DIR}/bench_bytes_test.sh ${SV})
   set_tests_properties(mpi.bench_train_bytes PROPERTIES LABELS "mpi;train" PROCESSORS 2 TIMEOUT 300
     ENVIRONMENT "${MPI_TEST_ENV};MPIEXEC=${_mpiexec};MPIEXEC_FLAGS=${_mpiexec_flags}")
