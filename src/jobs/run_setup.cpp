@@ -56,6 +56,28 @@ void set_aside(const RunFiles& files) {
   }
 }
 
+// What the plans (run<shard>.json) in an output directory say: every run id
+// that wrote there, and every item id some run was given.
+struct DirectoryRuns {
+  std::set<std::string> run_ids, planned_ids;
+};
+
+DirectoryRuns read_runs(const fs::path& out) {
+  DirectoryRuns runs;
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string n = e.path().filename().string();
+    if (!(n == "run.json" || (n.starts_with("run.shard-") && n.ends_with(".json")))) continue;
+    const json plan = io::read_json_or_null(e.path());
+    if (!plan.is_object()) continue;
+    if (plan.contains("run_id")) runs.run_ids.insert(plan["run_id"].get<std::string>());
+    for (const json& o : plan.value("earlier_run_ids", json::array())) runs.run_ids.insert(o.get<std::string>());
+    for (const json& i : plan.value("ids", json::array())) {
+      if (i.is_string()) runs.planned_ids.insert(i.get<std::string>());
+    }
+  }
+  return runs;
+}
+
 // This run's id (kept across resumes), and every run id in the directory.
 RunIdentity identify(const RunRequest& r, const RunFiles& files) {
   RunIdentity id;
@@ -64,26 +86,36 @@ RunIdentity identify(const RunRequest& r, const RunFiles& files) {
   const json earlier = io::read_json_or_null(files.plan());
   id.run_id = earlier.is_object() && !r.new_run ? earlier.value("run_id", "") : "";
   if (id.run_id.empty()) id.run_id = new_run_id();
+  id.owner_ids = read_runs(r.out).run_ids;
   id.owner_ids.insert(id.run_id);
-  for (const auto& e : fs::directory_iterator(r.out)) {
-    const std::string n = e.path().filename().string();
-    if (!(n == "run.json" || (n.starts_with("run.shard-") && n.ends_with(".json")))) continue;
-    const json plan = io::read_json_or_null(e.path());
-    if (!plan.is_object()) continue;
-    if (plan.contains("run_id")) id.owner_ids.insert(plan["run_id"].get<std::string>());
-    for (const json& o : plan.value("earlier_run_ids", json::array())) id.owner_ids.insert(o.get<std::string>());
-  }
   return id;
 }
 
-// A run's own file (journal, summary, plan, lock of some shard) is recognised
-// by its plan: run<shard>.json carrying a run id.
+// "run.lock" or "run.shard-K-of-N.lock". A lock is recognised by its name
+// alone: a shard of the same job array creates its lock (empty for a moment)
+// before it writes its plan, and no run ever replaces another shard's lock.
+bool is_lock_name(const std::string& n) {
+  if (n == "run.lock") return true;
+  const std::string_view head = "run.shard-", tail = ".lock";
+  if (!(n.size() > head.size() + tail.size() && n.starts_with(head) && n.ends_with(tail))) return false;
+  const std::string k_of_n = n.substr(head.size(), n.size() - head.size() - tail.size());
+  const auto of = k_of_n.find("-of-");
+  if (of == std::string::npos) return false;
+  try {
+    const Shard s = Shard::parse(k_of_n.substr(0, of) + "/" + k_of_n.substr(of + 4));
+    return s.count > 1 && n == "run" + s.suffix() + ".lock";
+  } catch (const ConfigError&) {
+    return false;
+  }
+}
+
+// A run's own file (journal, summary, plan of some shard) is recognised by
+// its plan: run<shard>.json carrying a run id.
 bool is_run_file(const fs::path& out, const std::string& n) {
-  if (n == ".partial" || n.find(".tmp.") != std::string::npos) return true;
+  if (n == ".partial" || n.find(".tmp.") != std::string::npos || is_lock_name(n)) return true;
   std::string suffix;
   bool named = false;
-  for (const auto& [stem, ext] : {std::pair{"journal", ".jsonl"}, {"summary", ".json"}, {"run", ".json"},
-                                  {"run", ".lock"}}) {
+  for (const auto& [stem, ext] : {std::pair{"journal", ".jsonl"}, {"summary", ".json"}, {"run", ".json"}}) {
     const std::string_view s(stem), e(ext);
     if (n.size() >= s.size() + e.size() && n.starts_with(s) && n.ends_with(e)) {
       suffix = n.substr(s.size(), n.size() - s.size() - e.size());
@@ -106,24 +138,33 @@ std::string id_of_output(const std::string& n) {
 }
 
 // A new run goes into an empty directory, or one holding only stepvideo runs.
-void refuse_foreign_files(const RunRequest& r, const RunFiles& files, const RunIdentity& id) {
+// Other shards of a job array may be writing beside us: the directory is
+// listed before the plans are read, and a run writes its plan before any
+// output, so every output listed has its plan read. A sibling's video is
+// renamed into place a moment before its sidecar (which proves ownership),
+// so an output whose item some plan here was given counts as a run's too;
+// that only lets the run start: no file is ever replaced without its sidecar
+// naming one of this directory's runs.
+void refuse_foreign_files(const RunRequest& r) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(r.out)) names.push_back(e.path().filename().string());
+  const DirectoryRuns runs = read_runs(r.out);
   std::vector<std::string> foreign;
-  for (const auto& e : fs::directory_iterator(r.out)) {
-    const std::string n = e.path().filename().string();
-    if (n == files.lock().filename().string() || is_run_file(r.out, n)) continue;  // the lock: ours, just taken
+  for (const std::string& n : names) {
+    if (is_run_file(r.out, n)) continue;
     const std::string item = id_of_output(n);
-    if (!item.empty() && owned_by(r.out, item, id.owner_ids)) continue;
+    if (!item.empty() && (runs.planned_ids.count(item) || owned_by(r.out, item, runs.run_ids))) continue;
     foreign.push_back(n);
   }
   if (foreign.empty() || r.allow_foreign_files) return;
   std::sort(foreign.begin(), foreign.end());
-  std::string names;
-  for (size_t i = 0; i < foreign.size() && i < 3; ++i) names += (i ? ", " : "") + foreign[i];
-  if (foreign.size() > 3) names += fmt::format(" and {} more", foreign.size() - 3);
+  std::string listed;
+  for (size_t i = 0; i < foreign.size() && i < 3; ++i) listed += (i ? ", " : "") + foreign[i];
+  if (foreign.size() > 3) listed += fmt::format(" and {} more", foreign.size() - 3);
   throw InputError(fmt::format(
       "{}: holds {} file(s) that no stepvideo run here wrote ({}): use an empty or new directory, or pass "
       "--allow-foreign-files (they are never replaced; an item whose file name is taken fails)",
-      r.out.string(), foreign.size(), names));
+      r.out.string(), foreign.size(), listed));
 }
 
 // A resumed run must make its videos the way the earlier runs of this journal did.
@@ -328,7 +369,7 @@ RunSetup open_run(const RunRequest& r) {
   side.identity.owner_ids.insert(earlier_ids.begin(), earlier_ids.end());
   const json defaults = run_defaults(r, side.identity.model_sha256);
   const std::vector<json> records = Journal::read(side.files.journal());
-  if (records.empty()) refuse_foreign_files(r, side.files, side.identity);
+  if (records.empty()) refuse_foreign_files(r);
   refuse_other_defaults(r, records, defaults);
   remove_leftovers(r, side.files, side.manifest);
 

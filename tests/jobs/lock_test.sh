@@ -98,4 +98,28 @@ for kind in elsewhere running; do
   [[ $(cat "$out/run.lock") == "${remote[$kind]}" ]] || fail "the refused run changed the lock ($kind)"
   [[ ! -e $out/l1.mp4 && ! -e $out/journal.jsonl ]] || fail "the refused run wrote outputs ($kind)"
 done
-echo "PASS: live lock refused (exit 3) and kept; stale locks taken over and removed; possibly live locks respected"
+
+# (d) The shards of a job array share one --out and start at the same moment:
+# a sibling's lock exists (empty, for an instant) before its plan, and its
+# video is renamed into place before the sidecar that proves whose it is.
+# Neither is a foreign file; a file no plan here mentions still is.
+out=$work/shards-lock
+mkdir -p "$out" && : >"$out/run.shard-1-of-2.lock"
+run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" --shard 0/2 >"$out.log" 2>&1
+[[ $rc == 0 ]] || { cat "$out.log"; fail "shard 0/2 beside a sibling's fresh lock exited $rc, expected 0"; }
+expect_video "$out/l1.mp4" 17
+[[ -e $out/run.shard-1-of-2.lock && ! -s $out/run.shard-1-of-2.lock ]] || fail "shard 0/2 touched its sibling's lock"
+out=$work/shards-video
+mkdir -p "$out" && echo v >"$out/l2.mp4"
+echo '{"run_id":"sibling-run","shard_suffix":".shard-1-of-2","ids":["l2"]}' >"$out/run.shard-1-of-2.json"
+run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" --shard 0/2 >"$out.log" 2>&1
+[[ $rc == 0 ]] || { cat "$out.log"; fail "shard 0/2 beside a sibling's video without its sidecar yet exited $rc, expected 0"; }
+[[ $(cat "$out/l2.mp4") == v ]] || fail "shard 0/2 changed its sibling's l2.mp4"
+out=$work/shards-stray
+mkdir -p "$out" && : >"$out/run.shard-1-of-2.lock" && echo v >"$out/stray.mp4"
+run_rc rc "$sv" run --model "$model" --manifest "$one" "${TINY_ARGS[@]}" --out "$out" --shard 0/2 >"$out.log" 2>&1
+[[ $rc == 5 ]] || { cat "$out.log"; fail "shard 0/2 beside a stray stray.mp4 exited $rc, expected 5"; }
+grep -q "holds 1 file(s) that no stepvideo run here wrote (stray.mp4)" "$out.log" ||
+  fail "the refusal does not name stray.mp4 alone: $(cat "$out.log")"
+note "(d) a sibling shard's fresh lock and its video before the sidecar are not foreign; a stray file is"
+echo "PASS: live lock refused (exit 3) and kept; stale locks taken over and removed; possibly live locks respected; shards share --out"
