@@ -24,10 +24,17 @@ std::array<uint32_t, 4> draw(uint64_t seed, uint64_t a, uint64_t b, uint32_t kin
 
 }  // namespace
 
-BatchPlan::BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed)
-    : BatchPlan(std::move(buckets), [batch_size](const std::string&) { return batch_size; }, seed) {
+namespace {
+
+int64_t positive_batch(int64_t batch_size) {
   SV_CHECK_AS(InputError, batch_size >= 1, "batch size must be at least 1, got {}", batch_size);
+  return batch_size;
 }
+
+}  // namespace
+
+BatchPlan::BatchPlan(std::vector<std::string> buckets, int64_t batch_size, uint64_t seed)
+    : BatchPlan(std::move(buckets), [size = positive_batch(batch_size)](const std::string&) { return size; }, seed) {}
 
 BatchPlan::BatchPlan(std::vector<std::string> buckets,
                      const std::function<int64_t(const std::string& bucket)>& batch_size, uint64_t seed)

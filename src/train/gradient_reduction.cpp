@@ -181,11 +181,16 @@ DitGradientReduction::Groups DitGradientReduction::group(const ParameterRegistry
 
 BucketLayout DitGradientReduction::plan(const ParameterRegistry& registry, int64_t bucket_bytes, int ranks) {
   const Groups g = group(registry);
-  // The backward finishes the blocks last to first, then the rest.
+  // The backward finishes the blocks last to first, then the rest. The rest
+  // starts a bucket of its own: under pp every stage holds those parameters,
+  // and identical buckets make their sums (and ZeRO-1's norm and update of
+  // them) the same bits on every stage.
   std::vector<Parameter*> order;
   for (size_t b = g.blocks.size(); b-- > 0;) order.insert(order.end(), g.blocks[b].begin(), g.blocks[b].end());
-  order.insert(order.end(), g.outside_blocks.begin(), g.outside_blocks.end());
-  return plan_buckets(order, bucket_bytes, ranks);
+  BucketLayout layout = plan_buckets(order, bucket_bytes, ranks);
+  const BucketLayout rest = plan_buckets(g.outside_blocks, bucket_bytes, ranks);
+  layout.buckets.insert(layout.buckets.end(), rest.buckets.begin(), rest.buckets.end());
+  return layout;
 }
 
 DitGradientReduction::DitGradientReduction(const ParameterRegistry& registry, std::shared_ptr<Communicator> group,
@@ -212,14 +217,15 @@ void DitGradientReduction::block_done(Gradients& grads, int64_t index) {
 }
 
 void DitGradientReduction::finish(Gradients& grads) {
+  reduction_.close_bucket();  // the parameters outside the blocks start their own (see plan)
   add(grads, groups_.outside_blocks);
   reduction_.finish();
   if (result_ != Result::OwnChunks) return;
   const std::vector<int64_t>& sizes = reduction_.bucket_sizes();
-  bool as_planned = sizes.size() == layout_.buckets.size();
-  for (size_t b = 0; as_planned && b < sizes.size(); ++b) as_planned = sizes[b] == layout_.buckets[b].padded;
-  SV_CHECK(as_planned, "ZeRO-1: the gradient buckets ({}) differ from the planned layout ({} buckets)",
-           fmt::join(sizes, ", "), layout_.buckets.size());
+  std::vector<int64_t> planned;
+  for (const BucketLayout::Bucket& b : layout_.buckets) planned.push_back(b.padded);
+  SV_CHECK(sizes == planned, "ZeRO-1: the gradient buckets ({}) differ from the planned ones ({})",
+           fmt::join(sizes, ", "), fmt::join(planned, ", "));
 }
 
 }  // namespace sv::train

@@ -70,6 +70,9 @@ class BucketedGradientReduction {
 
   // `gradient` (f32, contiguous) holds its final value for this step.
   void add(const Tensor& gradient);
+  // Sends the bucket being filled now, whatever its size: the next add()
+  // starts a new one.
+  void close_bucket() { send_current(); }
   // Sums everything added since the last finish(); rethrows a communication
   // error of the thread.
   void finish();

@@ -51,6 +51,19 @@ std::vector<float> ShardedAdamW::gather_bucket(size_t bucket, const std::vector<
   return all;
 }
 
+std::vector<float> ShardedAdamW::gather_bucket_to_root(size_t bucket, const std::vector<float>& chunk) const {
+  constexpr int kTag = 73;
+  const int64_t n = layout_.chunk(bucket);
+  if (group_->rank() != 0) {
+    group_->send(chunk.data(), n, 0, kTag);
+    return {};
+  }
+  std::vector<float> all(static_cast<size_t>(layout_.buckets[bucket].padded));
+  std::copy(chunk.begin(), chunk.end(), all.begin());
+  for (int r = 1; r < group_->size(); ++r) group_->recv(all.data() + r * n, n, r, kTag);
+  return all;
+}
+
 StepReport ShardedAdamW::step(std::vector<std::vector<float>>& chunks, float lr, double grad_norm) {
   SV_CHECK(chunks.size() == segments_.size(), "ZeRO-1: {} gradient chunks for {} buckets", chunks.size(),
            segments_.size());
@@ -81,7 +94,8 @@ std::map<std::string, AdamWMoments, std::less<>> ShardedAdamW::gather_moments() 
   std::map<std::string, AdamWMoments, std::less<>> moments;
   if (steps_ == 0) return moments;
   for (size_t b = 0; b < segments_.size(); ++b) {
-    const std::vector<float> m = gather_bucket(b, exp_avg_[b]), v = gather_bucket(b, exp_avg_sq_[b]);
+    const std::vector<float> m = gather_bucket_to_root(b, exp_avg_[b]), v = gather_bucket_to_root(b, exp_avg_sq_[b]);
+    if (group_->rank() != 0) continue;
     for (const BucketLayout::Entry& e : layout_.buckets[b].entries) {
       const Shape shape = e.parameter->local_shape();
       const auto bytes = static_cast<size_t>(shape.numel()) * sizeof(float);

@@ -39,8 +39,10 @@ class ShardedAdamW {
   StepReport step(std::vector<std::vector<float>>& chunks, float lr, double grad_norm);
 
   int64_t steps_taken() const { return steps_; }
-  // Every parameter's moments in its local (tp slice) shape, gathered over
-  // the group (collective); empty before the first step.
+  // Every parameter's moments in its local (tp slice) shape, gathered to the
+  // group's rank 0 (every rank of the group takes part; the others get an
+  // empty map, so no rank but the writer's side holds them all); empty
+  // before the first step.
   std::map<std::string, AdamWMoments, std::less<>> gather_moments() const;
   // From local moments by name (a checkpoint written in any layout); a
   // parameter without any starts from zero.
@@ -56,7 +58,10 @@ class ShardedAdamW {
     int64_t in_chunk;      // where it sits in the chunk
     int64_t count;
   };
+  // Every rank gets the bucket (weights after a step).
   std::vector<float> gather_bucket(size_t bucket, const std::vector<float>& chunk) const;
+  // Rank 0 gets the bucket, the others nothing (moments for a checkpoint).
+  std::vector<float> gather_bucket_to_root(size_t bucket, const std::vector<float>& chunk) const;
 
   AdamWSettings settings_;
   BucketLayout layout_;

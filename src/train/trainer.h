@@ -1,4 +1,4 @@
-// The flow-matching trainer of the DiT (`stepvideo train`): resumes from the
+// The trainer of the DiT (`stepvideo train`; flow matching or Video-DPO): resumes from the
 // newest complete checkpoint of its run directory, draws every batch, noise,
 // t and text dropout from (seed, step, position in the global batch), takes
 // AdamW steps, and writes checkpoints, metrics.jsonl, TensorBoard events and
@@ -9,8 +9,12 @@
 // parallel: the sp ranks of a replica share each sample's video tokens (the
 // Ulysses all-to-alls run transposed in the backward). Either way each rank
 // holds a partial gradient, and they are summed over the dp x sp group in
-// buckets while the backward runs (gradient_reduction.h); the replicas stay
-// identical, and world rank 0 alone writes the run directory.
+// buckets while the backward runs (gradient_reduction.h); tensor parallel
+// splits the layers, pipeline parallel the blocks (pipeline_step.h), ZeRO-1
+// the optimizer state (sharded_adamw.h). The replicas stay identical, and
+// world rank 0 alone writes the run directory. Pieces: run_state.h (what a
+// run changes, resume, checkpoint contents), step_runner.h (one rank's share
+// of a step), this file's loop (metrics, checkpoints, stops, samples).
 #pragma once
 
 #include <filesystem>
@@ -30,7 +34,7 @@ struct TrainerOptions {
   TrainConfig config;        // resolved: model and data absolute
   std::filesystem::path run_dir;
   bool steps_given = false;  // --steps came from the user (else a resume keeps the recorded one)
-  ParallelGroups groups = ParallelGroups::single();  // dp, sp, tp (pp not yet)
+  ParallelGroups groups = ParallelGroups::single();  // dp, sp, tp, pp (cfg is refused)
   // Ends every rank of the job (the command aborts with its exit code): the
   // step watchdog's way out when a peer hangs. Unset: no watchdog.
   std::function<void()> abort_job;

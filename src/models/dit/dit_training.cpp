@@ -220,10 +220,16 @@ Tensor DitTrainingPass::backward_stage(const Tensor& dy, Gradients& grads) {
   s.dt6 = std::move(dt6);
   s.dtext = std::move(dtext);
   s.d_embedded = std::move(d_embedded);
+  // Only the conditioning's saved tensors wait for backward_conditioning (the
+  // pipeline keeps every micro-batch's until it drains): free the rest now.
+  s.norm_out = LayerNorm::Saved{};
+  s.proj_out = Linear::Saved{};
+  s.normed = s.shift_scale = Tensor();
   if (!first_stage) return dx;
   // Patch embedding: a linear map of patches (the video itself needs no gradient).
   Tensor dweight = grads.of(*m.patch_weight_).reshape(m.patch_weight_matrix().shape());
   ops::linear_parameter_gradients(s.patches, m.patch_weight_matrix(), dx, &dweight, &grads.of(*m.patch_bias_));
+  s.patches = Tensor();
   return Tensor();
 }
 
