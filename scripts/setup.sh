@@ -14,6 +14,8 @@ PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
   slurm-wlm munge libpmix2
   libprotobuf-dev protobuf-compiler
+  libcpp-httplib-dev
+  chromium chromium-driver fonts-liberation
   jq python3
 )
 

@@ -117,6 +117,7 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
       "dataset for `stepvideo train`: Video-VAE latents and both text encoders' outputs in HDF5 shards.\n"
       "A manifest of preference pairs ({\"prompt\", \"chosen\", \"rejected\"[, \"id\"]}, video paths) gives\n"
       "a pairs dataset for `train --objective dpo`: one text encoding and both clips' latents per pair.\n"
+      "A file written by `stepvideo label` is such a manifest: its preferred pairs in force are encoded.\n"
       "Videos: the first --frames frames (every --frame-stride-th), scaled to cover --height x --width\n"
       "keeping the aspect ratio, centre-cropped. Images: 1-frame samples. Resumable; under mpirun the\n"
       "ranks share the items. Exit: 0 all encoded, 9 some items or lines bad (recorded, skipped),\n"
@@ -173,6 +174,9 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
       const std::string id = fmt::format("{}:{}", manifest, b.line);
       log_warn("{}: bad line: {}", id, b.reason);
       if (!done.count(id)) writer.add_bad(id, b.reason);
+    }
+    if (m.undecided_pairs > 0) {
+      log_info("{}: {} pair(s) judged a tie or skipped: not in the dataset", manifest, m.undecided_pairs);
     }
   }
   int64_t encoded = 0, bad = 0, skipped = 0;

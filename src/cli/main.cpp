@@ -57,6 +57,7 @@ constexpr Subcommand kSubcommands[] = {
     {"export", sv::cli::cmd_export, "a training checkpoint to a release-layout model directory"},
     {"average-checkpoints", sv::cli::cmd_average_checkpoints,
      "the mean weights of several training checkpoints as a model directory"},
+    {"label", sv::cli::cmd_label, "judge pairs of candidate videos on a local web page (for Video-DPO)"},
     {"init-model", sv::cli::cmd_init_model, "write a model directory from a preset (init-model --preset tiny)"},
 };
 

@@ -24,6 +24,17 @@ struct Fd {
 
 }  // namespace
 
+void append_and_sync(int fd, std::string_view bytes, const fs::path& path) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    SV_CHECK_AS(InputError, n > 0, "{}: cannot append: {}", path.string(), n < 0 ? std::strerror(errno) : "short write");
+    done += static_cast<size_t>(n);
+  }
+  SV_CHECK_AS(InputError, ::fsync(fd) == 0, "{}: fsync failed: {}", path.string(), std::strerror(errno));
+}
+
 fs::path temporary_path_for(const fs::path& path) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   return dir / (std::string(kTemporaryPrefix) + std::to_string(::getpid()) + "." +

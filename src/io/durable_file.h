@@ -17,6 +17,11 @@ inline constexpr std::string_view kTemporaryPrefix = ".tmp.";
 void fsync_file(const std::filesystem::path& path);
 void fsync_directory(const std::filesystem::path& dir);
 
+// Appends `bytes` to an open file descriptor (retrying short writes and
+// EINTR) and fsyncs it: a record of an append-only log is on disk when this
+// returns. InputError naming `path` (disk full, ...) otherwise.
+void append_and_sync(int fd, std::string_view bytes, const std::filesystem::path& path);
+
 // Writes `text` to `path` atomically: temporary name, fsync, rename, fsync of
 // the directory. On failure (disk full, quota, permissions) the temporary is
 // removed and InputError says why.

@@ -42,19 +42,7 @@ Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Journal::append(const json& record) {
-  const std::string line = record.dump() + "\n";
-  size_t done = 0;
-  while (done < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    SV_CHECK_AS(InputError, n > 0, "{}: cannot append to the journal: {}", path_.string(),
-                n < 0 ? std::strerror(errno) : "short write");
-    done += static_cast<size_t>(n);
-  }
-  SV_CHECK_AS(InputError, ::fsync(fd_) == 0, "{}: fsync of the journal failed: {}", path_.string(),
-              std::strerror(errno));
-}
+void Journal::append(const json& record) { io::append_and_sync(fd_, record.dump() + "\n", path_); }
 
 std::vector<json> Journal::read(const fs::path& path) {
   std::vector<json> records;

@@ -1,5 +1,6 @@
 #include "train/dataset_manifest.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 
@@ -8,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "train/preference_judgements.h"
 
 namespace sv::train {
 
@@ -58,7 +60,36 @@ DatasetItem parse_item(const json& j, const fs::path& base) {
   return item;
 }
 
-bool is_pair_line(const json& j) { return j.contains("chosen") || j.contains("rejected") || j.contains("prompt"); }
+bool is_pair_line(const json& j) {
+  return j.contains("chosen") || j.contains("rejected") || j.contains("prompt") || is_judgement_line(j);
+}
+
+// The preferred pairs in force among a label log's lines (ties, skips and
+// undone pairs give no sample), in the order of their deciding lines.
+void add_preferred(DatasetManifest& m, const std::vector<Judgement>& log, const std::vector<int64_t>& lines,
+                   const fs::path& base, std::set<std::string>& ids) {
+  std::vector<size_t> deciding;
+  for (const auto& [pair, index] : judgements_in_force(log)) deciding.push_back(index);
+  std::sort(deciding.begin(), deciding.end());
+  for (size_t index : deciding) {
+    const Judgement& g = log[index];
+    if (g.verdict != Verdict::Preferred) {
+      ++m.undecided_pairs;
+      continue;
+    }
+    if (!ids.insert(g.pair_id).second) {
+      m.bad_lines.push_back({lines[index], fmt::format("id '{}' is used by a line that is not a judgement", g.pair_id)});
+      continue;
+    }
+    DatasetItem item;
+    item.id = g.pair_id;
+    item.caption = g.prompt;
+    item.media = media_path(g.chosen, base);
+    item.rejected = media_path(g.rejected, base);
+    item.line = lines[index];
+    m.items.push_back(std::move(item));
+  }
+}
 
 }  // namespace
 
@@ -71,6 +102,8 @@ DatasetManifest read_dataset_manifest(const fs::path& path) {
   std::string line;
   int64_t number = 0, non_empty = 0;
   bool kind_known = false;
+  std::vector<Judgement> log;
+  std::vector<int64_t> log_lines;
   while (std::getline(in, line)) {
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -82,6 +115,12 @@ DatasetManifest read_dataset_manifest(const fs::path& path) {
         SV_CHECK_AS(InputError, is_pair_line(j) == m.pairs,
                     "a {} line in a manifest of {} (its first good line decides)",
                     is_pair_line(j) ? "preference-pair" : "sample", m.pairs ? "preference pairs" : "samples");
+      }
+      if (is_judgement_line(j)) {
+        log.push_back(parse_judgement(j));
+        log_lines.push_back(number);
+        m.pairs = kind_known = true;
+        continue;
       }
       DatasetItem item = is_pair_line(j) ? parse_pair(j, base) : parse_item(j, base);
       if (!kind_known) {
@@ -98,6 +137,8 @@ DatasetManifest read_dataset_manifest(const fs::path& path) {
     }
   }
   SV_CHECK_AS(InputError, non_empty > 0, "{}: the manifest holds no items", path.string());
+  add_preferred(m, log, log_lines, base, ids);
+  std::sort(m.items.begin(), m.items.end(), [](const DatasetItem& a, const DatasetItem& b) { return a.line < b.line; });
   return m;
 }
 

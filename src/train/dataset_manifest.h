@@ -5,7 +5,9 @@
 // hash of both paths). The first good line sets the manifest's kind. Any
 // other field, a missing one, a line of the other kind, or an id used twice
 // makes that line bad (reported by file and line, the rest still encoded),
-// as `run` treats its manifests.
+// as `run` treats its manifests. A pairs file written by `stepvideo label`
+// (train/preference_judgements.h) is a log of judgements: the preferred
+// pairs in force become the items; ties, skips and undone pairs are counted.
 #pragma once
 
 #include <filesystem>
@@ -32,6 +34,7 @@ struct DatasetManifest {
   bool pairs = false;  // preference pairs (every item has `rejected`)
   std::vector<DatasetItem> items;
   std::vector<DatasetManifestLine> bad_lines;
+  int64_t undecided_pairs = 0;  // judged tie or skipped: no sample
 };
 
 // InputError when the file cannot be read or holds no line at all.

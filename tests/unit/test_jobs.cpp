@@ -13,6 +13,7 @@
 #include "jobs/planner.h"
 #include "jobs/run_files.h"
 #include "jobs/run_lock.h"
+#include "temp_dir_test.h"
 
 namespace sv::jobs {
 namespace {
@@ -20,22 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class JobsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("stepvideo_jobs_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& bytes) {
-    std::ofstream(dir_ / name, std::ios::binary) << bytes;
-    return dir_ / name;
-  }
-  fs::path dir_;
-};
+class JobsTest : public test::TempDirTest {};
 
 const BadLine* bad_at(const Manifest& m, int64_t line) {
   for (const BadLine& b : m.bad_lines) {
