@@ -4,7 +4,9 @@
 // index holds is skipped), spread over ranks under mpirun (item i on rank
 // i % world), preemptible (SIGTERM/SIGUSR1: the shard being filled is
 // written, exit 75).
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -57,9 +59,45 @@ uint64_t latent_seed(uint64_t seed, const std::string& id) {
   return seed ^ std::stoull(Sha256::hex(id).substr(0, 16), nullptr, 16);
 }
 
+// The longest of the clip lengths (ascending) that a video of `available`
+// frames holds at `stride`; InputError naming the shortest's need otherwise.
+int64_t clip_length(const std::vector<int64_t>& lengths, int64_t available, int64_t stride, const std::string& what) {
+  for (auto it = lengths.rbegin(); it != lengths.rend(); ++it) {
+    if ((*it - 1) * stride + 1 <= available) return *it;
+  }
+  throw InputError(fmt::format("{}: {} frames, too short: --frames {} (stride {}) needs {}", what, available,
+                               lengths.front(), stride, (lengths.front() - 1) * stride + 1));
+}
+
+// "17" or "68,136,204": ascending, distinct, each a positive multiple of the VAE's chunk.
+std::vector<int64_t> parse_clip_lengths(const std::string& text, int64_t chunk) {
+  std::vector<int64_t> lengths;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    size_t used = 0;
+    int64_t n = 0;
+    try {
+      n = std::stoll(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != part.size() || n <= 0 || n % chunk != 0) {
+      throw po::error(fmt::format("--frames '{}': expected frame counts that are multiples of the VAE's chunk of {} "
+                                  "frames, e.g. {} or {},{}", text, chunk, chunk, 4 * chunk, 8 * chunk));
+    }
+    lengths.push_back(n);
+  }
+  if (lengths.empty() || text.back() == ',') throw po::error(fmt::format("--frames '{}': a count is missing", text));
+  std::sort(lengths.begin(), lengths.end());
+  if (std::adjacent_find(lengths.begin(), lengths.end()) != lengths.end()) {
+    throw po::error(fmt::format("--frames '{}' names a length twice", text));
+  }
+  return lengths;
+}
+
 // One clip's latents [F, C, h, w]; seed_key picks the draw of "sample" latents.
 Tensor encode_media(const Encoders& enc, const train::DatasetItem& item, const fs::path& media,
-                    const train::ClipGeometry& geometry, const train::DatasetHeader& header, const std::string& seed_key) {
+                    train::ClipGeometry geometry, const train::DatasetHeader& header, const std::string& seed_key) {
   const std::string what = fmt::format("{} ({})", item.id, media.string());
   io::VideoInfo info;
   const Tensor rgb = io::read_video(media, &info);
@@ -70,6 +108,9 @@ Tensor encode_media(const Encoders& enc, const train::DatasetItem& item, const f
     video = train::prepare_still(rgb, geometry, enc.vae->config().frame_len);
   } else {
     SV_CHECK_AS(InputError, info.frames > 1, "{}: not a video (one frame; give it as \"image\")", what);
+    if (!header.frame_buckets.empty()) {
+      geometry.frames = clip_length(header.frame_buckets, rgb.dim(0), geometry.stride, what);
+    }
     video = train::prepare_clip(rgb, geometry, what);
   }
   const DiagonalGaussian posterior = DiagonalGaussian::from_parameters(enc.vae->encode_parameters(video));
@@ -107,7 +148,7 @@ void check_or_write_header(const fs::path& out, const train::DatasetHeader& head
 }  // namespace
 
 int cmd_encode_dataset(const Args& args, const Context& context) {
-  std::string model, manifest, out, latents = "mean";
+  std::string model, manifest, out, latents = "mean", frames = "17";
   train::ClipGeometry geometry;
   uint64_t seed = 0;
   int64_t shard_size = 64;
@@ -127,8 +168,9 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
       "out", po::value(&out)->required(), "dataset directory (created; resumed when it holds an index)")(
       "height", po::value(&geometry.height)->default_value(geometry.height), "pixel height (multiple of 16)")(
       "width", po::value(&geometry.width)->default_value(geometry.width), "pixel width (multiple of 16)")(
-      "frames", po::value(&geometry.frames)->default_value(geometry.frames),
-      "frames per video (a multiple of the VAE's 17-frame chunk)")(
+      "frames", po::value(&frames)->default_value(frames),
+      "frames per video (a multiple of the VAE's 17-frame chunk); several, e.g. 68,136,204: each video\n"
+      "becomes the longest clip it holds (frame buckets; shorter videos are not dropped)")(
       "frame-stride", po::value(&geometry.stride)->default_value(geometry.stride), "take every N-th frame")(
       "latents", po::value(&latents)->default_value(latents),
       "mean: the encoder's mean; sample: a draw keyed by --seed and the item id")(
@@ -146,9 +188,8 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
   const train::DatasetManifest m = train::read_dataset_manifest(manifest);
 
   Encoders enc{load_vae(model, VaeParts::Encoder), TextEncodeStage::open(model)};
-  SV_CHECK_AS(InputError, geometry.frames % enc.vae->config().frame_len == 0,
-              "--frames {} must be a multiple of the VAE's chunk of {} frames", geometry.frames,
-              enc.vae->config().frame_len);
+  const std::vector<int64_t> lengths = parse_clip_lengths(frames, enc.vae->config().frame_len);
+  geometry.frames = lengths.back();
   const train::TrainingSample empty = encode_caption(enc.text, "");
   train::DatasetHeader header;
   header.latent_channels = enc.vae->config().z_channels;
@@ -157,6 +198,7 @@ int cmd_encode_dataset(const Args& args, const Context& context) {
   header.height = geometry.height;
   header.width = geometry.width;
   header.frames = geometry.frames;
+  if (lengths.size() > 1) header.frame_buckets = lengths;
   header.latents = latents;
   header.latent_seed = latents == "sample" ? seed : 0;
   header.model = fs::absolute(model).lexically_normal();

@@ -32,7 +32,7 @@ bool parse_on_off(const std::string& text, const char* option) {
 int cmd_train(const Args& args, const Context& context) {
   train::TrainConfig c;
   std::string model, data, out, schedule = "constant", time_sampling = "uniform", checkpointing = "off", layout_text,
-      objective = "flow-matching";
+      objective = "flow-matching", image_share;
   po::options_description opts(
       "stepvideo train --model DIR --data DATA_DIR --out RUN_DIR [--config FILE.ini] [options]\n\n"
       "Trains the DiT of a release-layout model directory with the flow-matching objective on a\n"
@@ -54,6 +54,9 @@ int cmd_train(const Args& args, const Context& context) {
       "tokens-per-batch", po::value(&c.tokens_per_batch)->default_value(c.tokens_per_batch),
       "balance batches by tokens: each shape's global batch is floor(T / its video tokens per sample),\n"
       "rounded down to a multiple of dp (images get large batches, long videos small ones); 0: --batch-size")(
+      "image-share", po::value(&image_share)->default_value(""),
+      "joint image + video training: the fraction of steps that train on an image batch (images are\n"
+      "1-frame samples), e.g. 0.25; images and videos walk their own epochs. Default: as the data falls")(
       "micro-batch-size", po::value(&c.micro_batch_size)->default_value(0),
       "samples per forward/backward on each rank (gradient accumulation); 0: its whole share of the batch,\n"
       "or 1 under pp (the 1F1B pipeline overlaps the stages over micro-batches)")(
@@ -138,6 +141,17 @@ int cmd_train(const Args& args, const Context& context) {
   SV_CHECK_AS(NotSupported, c.objective != train::Objective::Dpo || c.validate_every == 0,
               "--objective dpo with --validate-every: a held-out DPO loss is not built yet; use --validate-every 0");
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
+  if (!image_share.empty()) {
+    size_t used = 0;
+    try {
+      c.image_share = std::stod(image_share, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != image_share.size() || !(c.image_share >= 0 && c.image_share <= 1)) {
+      throw po::error("--image-share '" + image_share + "': expected a fraction in [0, 1]");
+    }
+  }
   c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");
   if (!parsed.vm["sample-prompts"].as<std::string>().empty()) {
     c.sample_prompts = fs::absolute(parsed.vm["sample-prompts"].as<std::string>()).lexically_normal();

@@ -15,6 +15,8 @@ namespace {
 constexpr uint32_t kOrderDraw = 0x6f726472;  // "ordr"
 constexpr uint32_t kNoiseDraw = 0x6e6f6973;  // "nois"
 constexpr uint32_t kDropDraw = 0x64726f70;   // "drop"
+constexpr uint32_t kMixDraw = 0x6d697864;    // "mixd"
+constexpr uint64_t kImageSeed = 0x696d616765ULL;  // the image plan's order differs from the video plan's
 
 std::array<uint32_t, 4> draw(uint64_t seed, uint64_t a, uint64_t b, uint32_t kind) {
   SV_CHECK(a <= UINT32_MAX && b <= UINT32_MAX, "training draw counter ({}, {}) outside [0, 2^32)", a, b);
@@ -58,6 +60,59 @@ BatchPlan::BatchPlan(std::vector<std::string> buckets,
       groups));
 }
 
+struct BatchPlan::Mix {
+  double share = 0.0;
+  std::vector<int64_t> images, videos;  // sample indices of each kind
+  std::unique_ptr<BatchPlan> image_plan, video_plan;
+  int64_t counted = 0, images_before = 0;  // image steps among steps [0, counted)
+};
+
+BatchPlan::BatchPlan(BatchPlan&&) noexcept = default;
+BatchPlan& BatchPlan::operator=(BatchPlan&&) noexcept = default;
+BatchPlan::~BatchPlan() = default;
+
+BatchPlan::BatchPlan(std::vector<std::string> buckets,
+                     const std::function<int64_t(const std::string& bucket)>& batch_size, uint64_t seed,
+                     const std::vector<bool>& image, double image_share)
+    : seed_(seed), mix_(std::make_unique<Mix>()) {
+  SV_CHECK(image.size() == buckets.size(), "batch plan: {} image flags for {} samples", image.size(), buckets.size());
+  SV_CHECK_AS(InputError, image_share >= 0.0 && image_share <= 1.0, "--image-share must be in [0, 1], got {}",
+              image_share);
+  mix_->share = image_share;
+  std::vector<std::string> image_buckets, video_buckets;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    (image[i] ? mix_->images : mix_->videos).push_back(static_cast<int64_t>(i));
+    (image[i] ? image_buckets : video_buckets).push_back(buckets[i]);
+  }
+  auto plan_of = [&](std::vector<std::string> kind_buckets, uint64_t kind_seed, const char* kind) {
+    SV_CHECK_AS(InputError, !kind_buckets.empty(),
+                "--image-share {} trains on {} but the dataset holds none (images are 1-frame samples)", image_share,
+                kind);
+    try {
+      return std::make_unique<BatchPlan>(std::move(kind_buckets), batch_size, kind_seed);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}", kind, e.what()));
+    }
+  };
+  if (image_share > 0.0) mix_->image_plan = plan_of(std::move(image_buckets), seed ^ kImageSeed, "images");
+  if (image_share < 1.0) mix_->video_plan = plan_of(std::move(video_buckets), seed, "videos");
+}
+
+bool BatchPlan::image_step(int64_t step) const {
+  if (!mix_) return false;
+  const auto bits = draw(seed_, static_cast<uint64_t>(step), 0, kMixDraw);
+  return (bits[0] + 0.5) / 4294967296.0 < mix_->share;
+}
+
+std::pair<BatchPlan*, int64_t> BatchPlan::mixed(int64_t step) {
+  SV_CHECK(step >= 0, "batch plan: step {}", step);
+  Mix& m = *mix_;
+  if (step < m.counted) m.counted = m.images_before = 0;
+  for (; m.counted < step; ++m.counted) m.images_before += image_step(m.counted) ? 1 : 0;
+  return image_step(step) ? std::pair{m.image_plan.get(), m.images_before}
+                          : std::pair{m.video_plan.get(), step - m.images_before};
+}
+
 std::vector<std::vector<int64_t>> BatchPlan::epoch_batches(int64_t epoch) const {
   const auto n = static_cast<int64_t>(bucket_of_.size());
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -98,11 +153,22 @@ void BatchPlan::seek(int64_t step) {
 }
 
 std::vector<int64_t> BatchPlan::batch(int64_t step) {
+  if (mix_) {
+    const auto [plan, index] = mixed(step);
+    const std::vector<int64_t>& kind = plan == mix_->image_plan.get() ? mix_->images : mix_->videos;
+    std::vector<int64_t> samples = plan->batch(index);
+    for (int64_t& s : samples) s = kind[static_cast<size_t>(s)];
+    return samples;
+  }
   seek(step);
   return batches_[static_cast<size_t>(step - epoch_first_step_)];
 }
 
 int64_t BatchPlan::epoch_of(int64_t step) {
+  if (mix_) {
+    const auto [plan, index] = mixed(step);
+    return plan->epoch_of(index);
+  }
   seek(step);
   return epoch_;
 }

@@ -9,10 +9,16 @@
 // queues at the end of an epoch is dropped, so every batch is one shape.
 // A bucket may have its own batch size (`--tokens-per-batch`: fewer long
 // samples, more short ones); a bucket of size 0 never forms a batch.
+//
+// Joint image + video training (`--image-share s`): each step trains on an
+// image batch with probability s (a counter-based draw per step) and on a
+// video batch otherwise; images and videos walk their own epochs, so the mix
+// is s whatever the data's proportions of images and videos.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,14 +34,28 @@ class BatchPlan {
   // The same with each bucket's batch size.
   BatchPlan(std::vector<std::string> buckets, const std::function<int64_t(const std::string& bucket)>& batch_size,
             uint64_t seed);
+  // With the image share: image[i] says whether sample i is an image (one
+  // latent frame). InputError when a kind the share draws has no batch.
+  BatchPlan(std::vector<std::string> buckets, const std::function<int64_t(const std::string& bucket)>& batch_size,
+            uint64_t seed, const std::vector<bool>& image, double image_share);
+  BatchPlan(BatchPlan&&) noexcept;
+  BatchPlan& operator=(BatchPlan&&) noexcept;
+  ~BatchPlan();
 
   // The sample indices of step `step`'s global batch. Cheapest when steps
   // are asked in increasing order (it keeps the current epoch).
   std::vector<int64_t> batch(int64_t step);
-  // The epoch that step `step` draws from (for logs and checkpoints).
+  // The epoch that step `step` draws from (for logs and checkpoints); under
+  // an image share, the epoch of the kind it draws.
   int64_t epoch_of(int64_t step);
+  // Under an image share: whether step `step` trains on images.
+  bool image_step(int64_t step) const;
 
  private:
+  struct Mix;
+  // The kind's plan and the step's index in it (the steps before it of its kind).
+  std::pair<BatchPlan*, int64_t> mixed(int64_t step);
+
   std::vector<std::vector<int64_t>> epoch_batches(int64_t epoch) const;
   void seek(int64_t step);
 
@@ -44,6 +64,7 @@ class BatchPlan {
   uint64_t seed_;
   int64_t epoch_ = -1, epoch_first_step_ = 0;
   std::vector<std::vector<int64_t>> batches_;  // of epoch_
+  std::unique_ptr<Mix> mix_;
 };
 
 // The noise of the sample at `position` of step `step`'s global batch.

@@ -16,18 +16,20 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 nlohmann::json DatasetHeader::to_json() const {
-  return json{{"format", kDatasetFormat},
-              {"version", 1},
-              {"latent_channels", latent_channels},
-              {"caption_channels", caption_channels},
-              {"clip_channels", clip_channels},
-              {"height", height},
-              {"width", width},
-              {"frames", frames},
-              {"latents", latents},
-              {"latent_seed", latent_seed},
-              {"model", model.string()},
-              {"kind", pairs ? "pairs" : "samples"}};
+  json j{{"format", kDatasetFormat},
+         {"version", 1},
+         {"latent_channels", latent_channels},
+         {"caption_channels", caption_channels},
+         {"clip_channels", clip_channels},
+         {"height", height},
+         {"width", width},
+         {"frames", frames},
+         {"latents", latents},
+         {"latent_seed", latent_seed},
+         {"model", model.string()},
+         {"kind", pairs ? "pairs" : "samples"}};
+  if (!frame_buckets.empty()) j["frame_buckets"] = frame_buckets;  // absent for one length, as before
+  return j;
 }
 
 DatasetHeader DatasetHeader::from_json(const nlohmann::json& j, const fs::path& file) {
@@ -40,6 +42,7 @@ DatasetHeader DatasetHeader::from_json(const nlohmann::json& j, const fs::path& 
   h.height = io::json_require<int64_t>(j, "height", file);
   h.width = io::json_require<int64_t>(j, "width", file);
   h.frames = io::json_require<int64_t>(j, "frames", file);
+  h.frame_buckets = io::json_optional<std::vector<int64_t>>(j, "frame_buckets", file, {});
   h.latents = io::json_require<std::string>(j, "latents", file);
   h.latent_seed = io::json_optional<uint64_t>(j, "latent_seed", file, 0);
   h.model = io::json_require<std::string>(j, "model", file);

@@ -29,6 +29,9 @@ inline constexpr const char* kDatasetFormat = "stepvideo-dataset";
 struct DatasetHeader {
   int64_t latent_channels = 0, caption_channels = 0, clip_channels = 0;
   int64_t height = 0, width = 0, frames = 0;  // the pixel size items were cropped to
+  // Several clip lengths (encode-dataset --frames 68,136,204): each video
+  // became the longest that fits it; `frames` is the longest. Empty: one length.
+  std::vector<int64_t> frame_buckets;
   std::string latents = "mean";               // "mean" of the encoder, or "sample"
   uint64_t latent_seed = 0;                   // the draw's seed when "sample"
   std::filesystem::path model;                // absolute

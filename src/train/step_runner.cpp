@@ -101,7 +101,11 @@ BatchPlan StepRunner::make_plan(const Dataset& data, const Split& split, const T
       log_debug("--tokens-per-batch {}: shape {} trains in batches of {}", c.tokens_per_batch, bucket, size);
     }
   }
-  return BatchPlan(buckets(data, split), [&sizes](const std::string& b) { return sizes.at(b); }, c.seed);
+  const auto size_of = [&sizes](const std::string& b) { return sizes.at(b); };
+  if (c.image_share < 0) return BatchPlan(buckets(data, split), size_of, c.seed);
+  std::vector<bool> image;
+  for (const int64_t i : split.train) image.push_back(data.samples()[static_cast<size_t>(i)].latent_shape[0] == 1);
+  return BatchPlan(buckets(data, split), size_of, c.seed, image, c.image_share);
 }
 
 std::future<LoadedBatch> StepRunner::prefetch(int64_t step) {

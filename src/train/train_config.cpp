@@ -76,6 +76,7 @@ void TrainConfig::validate() const {
   require(std::isfinite(sample_time_shift) && sample_time_shift > 0, "--sample-time-shift must be above 0");
   require(std::isfinite(grad_bucket_mb) && grad_bucket_mb > 0, "--grad-bucket-mb must be above 0");
   require(tokens_per_batch >= 0, "--tokens-per-batch must be >= 0 (0: --batch-size for every shape)");
+  require(image_share < 0 || image_share <= 1, "--image-share must be in [0, 1] (the fraction of image batches)");
   require(zero_stage == 0 || zero_stage == 1, "--zero must be 0 or 1 (stage 1: optimizer state split over dp)");
   require(std::isfinite(dpo_beta) && dpo_beta > 0, "--dpo-beta must be above 0");
   require(reference_refresh_every >= 0, "--reference-refresh-every must be >= 0 (0: never)");
@@ -93,6 +94,7 @@ json computation_fields(const TrainConfig& c) {
               {"seed", c.seed},
               {"batch-size", c.batch_size},
               {"tokens-per-batch", c.tokens_per_batch},
+              {"image-share", c.image_share},
               {"validation-samples", c.validation_samples},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
@@ -184,6 +186,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.step_timeout = j.value("step-timeout", c.step_timeout);
   c.zero_stage = j.value("zero", c.zero_stage);
   c.tokens_per_batch = j.value("tokens-per-batch", c.tokens_per_batch);  // absent before it existed
+  c.image_share = j.value("image-share", c.image_share);
   // Absent before Video-DPO: flow matching.
   c.objective = parse_objective(j.value("objective", objective_name(c.objective)));
   c.reference = j.value("reference", std::string());

@@ -34,6 +34,10 @@ struct TrainConfig {
   // > 0: each shape bucket's global batch is floor(tokens_per_batch / video
   // tokens per sample), rounded down to a multiple of dp (batch_size unused).
   int64_t tokens_per_batch = 0;
+  // Joint image + video training: the fraction of steps that train on an
+  // image batch (images are 1-frame samples; train/batch_plan.h); < 0: no
+  // set mix, batches come as the data's shapes fall.
+  double image_share = -1.0;
   int64_t validation_samples = 0;                // held out of training (by id hash)
   // Optimisation.
   double lr = 1e-4, lr_floor = 0.0;

@@ -78,4 +78,9 @@ run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --o
 run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --out "$WORK/x" --height 50 2> "$WORK/err"
 [[ $rc == 5 ]] && grep -q "multiples of 16" "$WORK/err" || fail "--height 50: exit $rc"
 [[ ! -e $WORK/x ]] || fail "--height 50 wrote its output directory"
+for frames in 17,20 34,17,34 0 17,; do
+  run_rc rc "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/bad.jsonl" --out "$WORK/x" --frames "$frames" 2> "$WORK/err"
+  [[ $rc == 2 ]] && grep -q -- "--frames" "$WORK/err" || fail "--frames $frames: exit $rc: $(cat "$WORK/err")"
+  [[ ! -e $WORK/x ]] || fail "--frames $frames wrote its output directory"
+done
 echo "PASS"
