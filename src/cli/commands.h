@@ -35,6 +35,8 @@ int cmd_encode_dataset(const Args& args, const Context& context);
 int cmd_export(const Args& args, const Context& context);
 int cmd_average_checkpoints(const Args& args, const Context& context);
 int cmd_label(const Args& args, const Context& context);
+int cmd_make_dataset(const Args& args, const Context& context);
+int cmd_eval(const Args& args, const Context& context);
 // `bench train` (cmd_bench_train.cpp), dispatched by cmd_bench.
 int bench_train(const Args& args, const Context& context);
 

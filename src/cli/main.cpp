@@ -57,6 +57,9 @@ constexpr Subcommand kSubcommands[] = {
     {"export", sv::cli::cmd_export, "a training checkpoint to a release-layout model directory"},
     {"average-checkpoints", sv::cli::cmd_average_checkpoints,
      "the mean weights of several training checkpoints as a model directory"},
+    {"make-dataset", sv::cli::cmd_make_dataset,
+     "write a synthetic training set (make-dataset shapes: the default model's world)"},
+    {"eval", sv::cli::cmd_eval, "prompt adherence of a shapes-world model on held-out captions (eval shapes)"},
     {"label", sv::cli::cmd_label, "judge pairs of candidate videos on a local web page (for Video-DPO)"},
     {"init-model", sv::cli::cmd_init_model, "write a model directory from a preset (init-model --preset tiny)"},
 };
