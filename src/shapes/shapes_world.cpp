@@ -186,6 +186,21 @@ std::string caption(const Scene& s, Language language, int template_index) {
   return text;
 }
 
+std::vector<std::string> grammar_sentences() {
+  std::vector<std::string> out;
+  for (Language l : {Language::English, Language::Chinese}) {
+    for (Colour c : kColours) {
+      for (Form f : kForms) {
+        for (Motion m : kMotions) {
+          const int n = m == Motion::Still ? kStillTemplates : kMovingTemplates;
+          for (int t = 0; t < n; ++t) out.push_back(caption(Scene{c, f, m}, l, t));
+        }
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> templates(Language language) {
   std::vector<std::string> all = language == Language::English ? kEnglishMoving : kChineseMoving;
   const std::vector<std::string>& still = language == Language::English ? kEnglishStill : kChineseStill;

@@ -64,6 +64,10 @@ std::string caption(const Scene& scene, Language language, int template_index);
 // {motion}), and every word that fills them, for the README and the tokenizer check.
 std::vector<std::string> templates(Language language);
 
+// Every caption the templates can make (every colour, shape and motion, both
+// languages): what the tiny preset's tokenizers are built to cover.
+std::vector<std::string> grammar_sentences();
+
 // Combinations kept out of training for evaluation (moving ones only; every
 // colour, shape and motion still appears in training on its own).
 bool held_out(Colour colour, Form form, Motion motion);

@@ -64,8 +64,9 @@ if(EXISTS "${EVAL_SET}")
   add_test(NAME cli.run_eval_set_plan COMMAND ${SV} run --model unused --out unused --manifest ${EVAL_SET} --dry-run)
   set_tests_properties(cli.run_eval_set_plan PROPERTIES LABELS "cli;jobs"
     PASS_REGULAR_EXPRESSION "128 plain-text item\\(s\\), 0 bad line\\(s\\)")
-  add_test(NAME cli.run_eval_set_tiny COMMAND ${CMAKE_COMMAND} -E env OMP_NUM_THREADS=1
-    ${SV} run --model ${TINY_MODEL} --manifest ${EVAL_SET} --out ${CMAKE_CURRENT_BINARY_DIR}/eval_set_out
+  # A fresh --out each time: a rerun after the tiny model changed would (rightly) refuse to resume.
+  add_test(NAME cli.run_eval_set_tiny COMMAND bash -c "rm -rf \"$0\" && OMP_NUM_THREADS=1 exec \"$@\" --out \"$0\""
+    ${CMAKE_CURRENT_BINARY_DIR}/eval_set_out ${SV} run --model ${TINY_MODEL} --manifest ${EVAL_SET}
     --frames 17 --height 64 --width 64 --steps 2 --shard 0/64)
   set_tests_properties(cli.run_eval_set_tiny PROPERTIES LABELS "cli;jobs" FIXTURES_REQUIRED tiny_model
     TIMEOUT 300 PASS_REGULAR_EXPRESSION "done +2\n")

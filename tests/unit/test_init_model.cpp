@@ -16,6 +16,9 @@
 #include "models/dit/dit_model.h"
 #include "models/presets/model_presets.h"
 #include "models/presets/tiny_corpus.h"
+#include "models/tokenizers/bert_tokenizer.h"
+#include "models/tokenizers/step_tokenizer.h"
+#include "shapes/shapes_world.h"
 #include "models/vae/vae_model.h"
 #include "stages/text_encode_stage.h"
 #include "test_util.h"
@@ -211,6 +214,28 @@ TEST(InitModel, ForceReplacesOnlyAModelItWroteAndNothingElse) {
   fs::create_directories(empty);
   presets::init_model_directory(tiny, empty, {});
   EXPECT_TRUE(fs::exists(empty / "README.txt"));
+}
+
+// Issue 17: both tokenizers of the tiny preset know every word of the shapes
+// world: no [UNK] from WordPiece, no unknown or byte-fallback piece from
+// SentencePiece, for every caption of every template in both languages.
+TEST(InitModel, TokenizersCoverTheShapesWorld) {
+  const fs::path& dir = tiny_dir();
+  const tok::StepTokenizer step(dir / "step_llm" / "step1_chat_tokenizer.model");
+  const tok::BertTokenizer bert = tok::BertTokenizer::from_dir(dir / "hunyuan_clip" / "tokenizer");
+  const int64_t unk = bert.token_id("[UNK]");
+  const std::vector<std::string> sentences = shapes::grammar_sentences();
+  ASSERT_GE(sentences.size(), 400u);
+  for (const std::string& s : sentences) {
+    for (const int64_t id : step.encode(s)) {
+      const std::string piece = step.piece(id);
+      EXPECT_TRUE(id != 0 && !piece.starts_with("<0x")) << "'" << s << "': piece " << id << " '" << piece << "'";
+    }
+    for (const int64_t id : bert.encode(s)) EXPECT_NE(id, unk) << "'" << s << "': [UNK]";
+  }
+  // The check can fail: a word outside the world is not covered.
+  std::vector<int64_t> ids = bert.encode("一个靛色的圆");  // 靛 (indigo) is in no caption nor the corpus
+  EXPECT_NE(std::find(ids.begin(), ids.end(), unk), ids.end());
 }
 
 TEST(InitModel, CorpusIsBilingual) {

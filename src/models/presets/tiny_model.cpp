@@ -18,6 +18,7 @@
 #include "layers/weight_loader.h"
 #include "models/dit/dit_model.h"
 #include "models/presets/tiny_corpus.h"
+#include "shapes/shapes_world.h"
 #include "models/presets/tiny_tokenizers.h"
 #include "models/text/bert.h"
 #include "models/tokenizers/step_tokenizer.h"
@@ -203,9 +204,16 @@ std::string readme(const TinyModelSpec& s, uint64_t seed) {
 
 }  // namespace
 
+std::vector<std::string> tiny_tokenizer_corpus() {
+  std::vector<std::string> corpus = tiny_corpus_lines();
+  const std::vector<std::string> world = shapes::grammar_sentences();
+  corpus.insert(corpus.end(), world.begin(), world.end());
+  return corpus;
+}
+
 void write_tiny_model(const fs::path& dir, uint64_t seed) {
   TinyModelSpec spec = tiny_model_spec();
-  const std::vector<std::string> corpus = tiny_corpus_lines();
+  const std::vector<std::string> corpus = tiny_tokenizer_corpus();
 
   // Step-LLM: tokenizer first, so the embedding table is known to cover it.
   const fs::path llm_dir = dir / "step_llm";

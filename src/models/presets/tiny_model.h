@@ -19,6 +19,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "models/dit/dit_config.h"
 #include "models/text/bert_config.h"
@@ -36,6 +38,11 @@ struct TinyModelSpec {
 };
 
 TinyModelSpec tiny_model_spec();
+
+// What the tiny preset's tokenizers are built from: configs/tiny/corpus.txt
+// and every caption of the shapes world (src/shapes/), so that no word of the
+// world falls to an unknown or byte-fallback piece.
+std::vector<std::string> tiny_tokenizer_corpus();
 
 // Writes the tiny model into `dir`, an existing empty directory (the caller
 // makes the result appear atomically; see init_model_directory).
