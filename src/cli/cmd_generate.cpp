@@ -32,16 +32,17 @@ namespace fs = std::filesystem;
 
 int cmd_generate(const Args& args, const Context& context) {
   std::string model, prompt, out, preset_name = "stepvideo-t2v", init_latents, save_latents, layout_text;
-  std::optional<std::string> negative, suffix;
   int64_t frames = 204, height = 544, width = 992, seed = 0, fps = 25;
   po::options_description opts(
       "stepvideo generate --model DIR --prompt TEXT --out FILE.mp4 [options]\n\n"
       "Generates one video. Frames round down to a multiple of 17, height and width to\n"
-      "multiples of 16. Writes FILE.mp4 (H.264; FILE.mkv: lossless FFV1) and FILE.json");
+      "multiples of 16. Writes FILE.mp4 (H.264; FILE.mkv: lossless FFV1) and FILE.json. A model's\n"
+      "sampling.json sets its own defaults (steps, guidance, shift, size, fps, suffix, negative prompt);\n"
+      "the options given here, and an explicit --preset, win over them");
   opts.add_options()("model", po::value(&model)->required(), "model directory (release layout)")(
       "prompt", po::value(&prompt)->required(), "the prompt")(
-      "negative-prompt", po::value<std::string>(), "negative prompt (default: upstream's)")(
-      "positive-suffix", po::value<std::string>(), "appended to the prompt (default: upstream's)")(
+      "negative-prompt", po::value<std::string>(), "negative prompt (default: the model's sampling.json, else upstream's)")(
+      "positive-suffix", po::value<std::string>(), "appended to the prompt (default: the model's sampling.json, else upstream's)")(
       "out", po::value(&out)->required(), "output video (.mp4 or .mkv)")(
       "preset", po::value(&preset_name)->default_value(preset_name),
       "sampling defaults: stepvideo-t2v (50 steps, cfg 9, shift 13) or turbo (15, 5, 17)")(
@@ -72,12 +73,13 @@ int cmd_generate(const Args& args, const Context& context) {
   const po::variables_map& vm = parsed.vm;
   vae_decode.tiling.validate();
   const SamplingPreset& preset = find_sampling_preset(preset_name);
-  if (vm.count("negative-prompt")) negative = vm["negative-prompt"].as<std::string>();
-  if (vm.count("positive-suffix")) suffix = vm["positive-suffix"].as<std::string>();
+  // The command line, then the model's own defaults (sampling.json), then the preset.
+  const SamplingDefaults sampling = resolve_sampling_defaults(vm, ModelSampling::read(model));
+  frames = sampling.frames, height = sampling.height, width = sampling.width, fps = sampling.fps;
   DenoiseOptions denoise;
-  denoise.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
-  denoise.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
-  denoise.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
+  denoise.steps = sampling.steps;
+  denoise.cfg_scale = sampling.cfg_scale;
+  denoise.time_shift = sampling.time_shift;
   // The same checks and rounding as every line of a `run` manifest.
   const SamplingRequest request{.frames = frames, .height = height, .width = width, .steps = denoise.steps,
                                 .cfg_scale = denoise.cfg_scale, .time_shift = denoise.time_shift, .seed = seed,
@@ -120,7 +122,7 @@ int cmd_generate(const Args& args, const Context& context) {
                                               .residency = ModelResidency::StageWise,
                                               .offload = vm["offload"].as<bool>(),
                                               .vae_decode = vae_decode,
-                                              .text = TextEncodeOptions{}},
+                                              .text = sampling.text},
                               groups);
   const Shape latent_shape = pipeline.latent_shape(size);
   Tensor latents;
@@ -133,7 +135,7 @@ int cmd_generate(const Args& args, const Context& context) {
     latents = pipeline.noise(size, {seed});
   }
   const bool writer = context.mpi.world_rank() == 0;
-  const PromptItem prompt_item{prompt, suffix, negative};
+  const PromptItem prompt_item{prompt, std::nullopt, std::nullopt};  // the pipeline's text defaults: `sampling`
 
   const auto t_start = std::chrono::steady_clock::now();
   nlohmann::ordered_json timings;

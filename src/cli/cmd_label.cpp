@@ -45,6 +45,10 @@ int cmd_label(const Args& args, const Context&) {
     log_warn("{}: {} judged pair(s) are not in {} (another run directory?): kept, not shown", out,
              session.unknown_pairs(), candidates);
   }
+  if (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+    log_warn("label: listening on {}: anyone who can reach this address can read the candidates and record "
+             "judgements (there is no login); an SSH tunnel to 127.0.0.1 is safer", host);
+  }
   label::LabelServer server(session);
   const int bound = server.bind(host, port);
   const label::Progress p = session.progress();

@@ -149,10 +149,14 @@ int cmd_run(const Args& args, const Context& context) {
   if (parsed.help) return kExitOk;
   const po::variables_map& vm = parsed.vm;
   wopts.vae_decode.tiling.validate();
-  const SamplingPreset& preset = find_sampling_preset(preset_name);
-  defaults.steps = vm.count("steps") ? vm["steps"].as<int64_t>() : preset.steps;
-  defaults.cfg_scale = vm.count("cfg-scale") ? vm["cfg-scale"].as<float>() : preset.cfg_scale;
-  defaults.time_shift = vm.count("time-shift") ? vm["time-shift"].as<float>() : preset.time_shift;
+  // The command line, then the model's own defaults (sampling.json), then the preset; lines may override.
+  const SamplingDefaults sampling = resolve_sampling_defaults(vm, ModelSampling::read(model));
+  defaults.steps = sampling.steps;
+  defaults.cfg_scale = sampling.cfg_scale;
+  defaults.time_shift = sampling.time_shift;
+  defaults.frames = sampling.frames, defaults.height = sampling.height, defaults.width = sampling.width;
+  defaults.fps = sampling.fps;
+  wopts.text = sampling.text;
   validate_request_options(SamplingRequest{.frames = defaults.frames, .height = defaults.height, .width = defaults.width,
                                    .steps = defaults.steps, .cfg_scale = defaults.cfg_scale,
                                    .time_shift = defaults.time_shift, .seed = defaults.seed, .fps = defaults.fps});

@@ -57,7 +57,7 @@ ReplicaWorker::ReplicaWorker(WorkerOptions options, const ParallelGroups& groups
                                 .residency = ModelResidency::KeepAll,
                                 .offload = options_.offload,
                                 .vae_decode = options_.vae_decode,
-                                .text = TextEncodeOptions{}},
+                                .text = options_.text},
                 groups) {
   // Ranks load at different speeds: the first batch's clock (--item-timeout)
   // must not count a peer's loading.

@@ -33,6 +33,7 @@ struct WorkerOptions {
   double item_timeout = 0.0;
   bool offload = false;
   VaeDecodeOptions vae_decode;  // spatial tiling (off by default)
+  TextEncodeOptions text;       // the suffix and negative prompt an item does not set
   // Seconds between denoising progress lines on the leader (0: every step).
   double progress_interval = 10.0;
   RunIdentity identity;  // run id for sidecars; whose files may be replaced

@@ -74,6 +74,11 @@ else()
   message(STATUS "stepvideo: eval-set manifest test not registered: ${EVAL_SET} not found")
 endif()
 
+# A model directory's own sampling defaults (sampling.json).
+add_test(NAME cli.model_sampling COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/model_sampling_test.sh ${SV} ${TINY_MODEL}
+  ${CMAKE_CURRENT_BINARY_DIR}/model_sampling)
+set_tests_properties(cli.model_sampling PROPERTIES LABELS cli FIXTURES_REQUIRED tiny_model TIMEOUT 300)
+
 # Nothing a user asks for destroys their files or ends in garbage (issue 13's table).
 add_test(NAME cli.hardening COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/hardening_test.sh ${SV} ${TINY_MODEL}
   ${CMAKE_CURRENT_BINARY_DIR}/hardening)
