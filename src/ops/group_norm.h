@@ -23,4 +23,13 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 void group_norm_into(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                      float eps, bool silu, const Tensor& out);
 
+// Backward of group_norm (with the same groups, weight, eps and silu), from
+// the forward's input x and the output gradient dy: returns dx; adds the
+// sums over rows and positions of dz * x_hat to dweight and of dz to dbias
+// ([C]; dz is the gradient at the affine's output, through the SiLU when
+// fused) when they are given (the affine must then exist). Statistics are
+// recomputed from x, in double.
+Tensor group_norm_backward(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, float eps,
+                           bool silu, const Tensor& dy, Tensor* dweight = nullptr, Tensor* dbias = nullptr);
+
 }  // namespace sv::ops

@@ -114,6 +114,86 @@ void group_norm_into(const Tensor& x, int64_t groups, const Tensor& weight, cons
   }
 }
 
+namespace {
+
+// One row's per-group mean and inverse standard deviation, in double.
+void row_statistics(const float* xr, int64_t s, int64_t c, int64_t cg, float eps, std::vector<double>& mean,
+                    std::vector<double>& rstd) {
+  const double count = static_cast<double>(s * cg);
+  row_group_sums(xr, s, c, cg, nullptr, mean);
+  for (double& m : mean) m /= count;
+  row_group_sums(xr, s, c, cg, mean.data(), rstd);
+  for (double& v : rstd) v = 1.0 / std::sqrt(v / count + static_cast<double>(eps));
+}
+
+}  // namespace
+
+Tensor group_norm_backward(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, float eps,
+                           bool silu, const Tensor& dy, Tensor* dweight, Tensor* dbias) {
+  require_f32_contiguous(x, "group_norm_backward", "input");
+  require_gradient_like(dy, x, "group_norm_backward");
+  SV_CHECK(x.rank() == 3, "group_norm_backward: input must be [rows, positions, channels], got {}", x.describe());
+  const int64_t rows = x.dim(0), s = x.dim(1), c = x.dim(2);
+  SV_CHECK(groups > 0 && c % groups == 0, "group_norm_backward: {} channels do not split into {} groups", c, groups);
+  SV_CHECK(weight.defined() == bias.defined(), "group_norm_backward: weight and bias go together");
+  const float* w = optional_feature_vector(weight, x, "group_norm_backward", "weight");
+  const float* b = optional_feature_vector(bias, x, "group_norm_backward", "bias");
+  float* dw = optional_feature_gradient(dweight, x, "group_norm_backward", "weight gradient");
+  float* db = optional_feature_gradient(dbias, x, "group_norm_backward", "bias gradient");
+  SV_CHECK((!dw && !db) || w, "group_norm_backward: parameter gradients asked for a norm without an affine");
+  const int64_t cg = c / groups;
+  const double count = static_cast<double>(s * cg);
+  std::vector<double> mean(static_cast<size_t>(groups)), rstd(static_cast<size_t>(groups));
+  std::vector<double> sum_g(static_cast<size_t>(groups)), sum_gx(static_cast<size_t>(groups));
+  std::vector<double> dw_acc(static_cast<size_t>(c), 0.0), db_acc(static_cast<size_t>(c), 0.0);
+  Tensor dx = Tensor::empty(x.shape(), DType::F32);
+  // dz at (position, channel) of row r, through the SiLU when fused.
+  const auto dz_at = [&](const float* xr, const float* dyr, int64_t i, double& x_hat) {
+    const int64_t ch = i % c;
+    const auto g = static_cast<size_t>(ch / cg);
+    x_hat = (xr[i] - mean[g]) * rstd[g];
+    double dz = dyr[i];
+    if (silu) {
+      const double z = x_hat * (w ? w[ch] : 1.0) + (b ? b[ch] : 0.0);
+      const double sig = 1.0 / (1.0 + std::exp(-z));
+      dz *= sig * (1.0 + z * (1.0 - sig));
+    }
+    return dz;
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data<float>() + r * s * c;
+    const float* dyr = dy.data<float>() + r * s * c;
+    float* dxr = dx.data<float>() + r * s * c;
+    row_statistics(xr, s, c, cg, eps, mean, rstd);
+    std::fill(sum_g.begin(), sum_g.end(), 0.0);
+    std::fill(sum_gx.begin(), sum_gx.end(), 0.0);
+    for (int64_t i = 0; i < s * c; ++i) {
+      double x_hat = 0.0;
+      const double dz = dz_at(xr, dyr, i, x_hat);
+      const int64_t ch = i % c;
+      const double g = dz * (w ? w[ch] : 1.0);
+      sum_g[static_cast<size_t>(ch / cg)] += g;
+      sum_gx[static_cast<size_t>(ch / cg)] += g * x_hat;
+      dw_acc[static_cast<size_t>(ch)] += dz * x_hat;
+      db_acc[static_cast<size_t>(ch)] += dz;
+    }
+    // dx = rstd (g - mean(g) - x_hat mean(g x_hat)) over each group's values.
+    for (int64_t i = 0; i < s * c; ++i) {
+      double x_hat = 0.0;
+      const double dz = dz_at(xr, dyr, i, x_hat);
+      const int64_t ch = i % c;
+      const auto grp = static_cast<size_t>(ch / cg);
+      const double g = dz * (w ? w[ch] : 1.0);
+      dxr[i] = static_cast<float>(rstd[grp] * (g - sum_g[grp] / count - x_hat * sum_gx[grp] / count));
+    }
+  }
+  for (int64_t ch = 0; ch < c; ++ch) {
+    if (dw) dw[ch] += static_cast<float>(dw_acc[static_cast<size_t>(ch)]);
+    if (db) db[ch] += static_cast<float>(db_acc[static_cast<size_t>(ch)]);
+  }
+  return dx;
+}
+
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
                   float eps, bool silu) {
   Tensor y = Tensor::empty(x.shape(), DType::F32);

@@ -10,6 +10,7 @@
 
 #include "ops/activations.h"
 #include "ops/attention.h"
+#include "ops/group_norm.h"
 #include "ops/layer_norm.h"
 #include "ops/linear.h"
 #include "ops/modulate.h"
@@ -146,6 +147,55 @@ TEST(OpsBackward, LayerNormWithAndWithoutAffine) {
   const Tensor dx_plain = ops::layer_norm_backward(x, Tensor(), eps, dy);
   const std::vector<Values> plain{to_double(x), Values(static_cast<size_t>(d), 1.0), Values(static_cast<size_t>(d), 0.0)};
   EXPECT_LT(rel_l2(dx_plain, numeric_grad(f, plain, 0, to_double(dy))), kTolerance);
+}
+
+// The Video-VAE's norm (issue 17): per (row, group) statistics over
+// positions x the group's channels, with and without the affine and the
+// fused SiLU; a large mean so the centring matters.
+TEST(OpsBackward, GroupNormWithAndWithoutAffineAndSilu) {
+  constexpr int64_t rows = 2, positions = 3, c = 8, groups = 2, cg = c / groups;
+  constexpr float eps = 1e-6f;
+  Tensor x = random_tensor(Shape{rows, positions, c}, 90);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 2.0f;
+  const Tensor w = random_tensor(Shape{c}, 91), b = random_tensor(Shape{c}, 92);
+  const Tensor dy = random_tensor(Shape{rows, positions, c}, 93);
+  for (const bool silu : {false, true}) {
+    const Reference f = [&](const std::vector<Values>& v) {  // x, weight, bias
+      Values y(v[0].size());
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t g = 0; g < groups; ++g) {
+          double mean = 0.0, var = 0.0;
+          const auto at = [&](int64_t p, int64_t k) { return static_cast<size_t>((r * positions + p) * c + g * cg + k); };
+          for (int64_t p = 0; p < positions; ++p)
+            for (int64_t k = 0; k < cg; ++k) mean += v[0][at(p, k)] / (positions * cg);
+          for (int64_t p = 0; p < positions; ++p)
+            for (int64_t k = 0; k < cg; ++k) var += std::pow(v[0][at(p, k)] - mean, 2) / (positions * cg);
+          for (int64_t p = 0; p < positions; ++p) {
+            for (int64_t k = 0; k < cg; ++k) {
+              const int64_t ch = g * cg + k;
+              const double z = (v[0][at(p, k)] - mean) / std::sqrt(var + eps) * v[1][ch] + v[2][ch];
+              y[at(p, k)] = silu ? z / (1.0 + std::exp(-z)) : z;
+            }
+          }
+        }
+      }
+      return y;
+    };
+    const Tensor dw_before = random_tensor(Shape{c}, 94), db_before = random_tensor(Shape{c}, 95);
+    Tensor dw = dw_before.clone(), db = db_before.clone();
+    const Tensor dx = ops::group_norm_backward(x, groups, w, b, eps, silu, dy, &dw, &db);
+    const std::vector<Values> inputs{to_double(x), to_double(w), to_double(b)};
+    EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance) << "silu " << silu;
+    EXPECT_LT(rel_l2(added(dw, dw_before), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance) << "silu " << silu;
+    EXPECT_LT(rel_l2(added(db, db_before), numeric_grad(f, inputs, 2, to_double(dy))), kTolerance) << "silu " << silu;
+
+    const Tensor dx_plain = ops::group_norm_backward(x, groups, Tensor(), Tensor(), eps, silu, dy);
+    const std::vector<Values> plain{to_double(x), Values(static_cast<size_t>(c), 1.0), Values(static_cast<size_t>(c), 0.0)};
+    EXPECT_LT(rel_l2(dx_plain, numeric_grad(f, plain, 0, to_double(dy))), kTolerance) << "silu " << silu;
+  }
+  Tensor dw = Tensor::zeros(Shape{c}, DType::F32);
+  EXPECT_THROW(ops::group_norm_backward(x, groups, Tensor(), Tensor(), eps, false, dy, &dw), Error);
+  EXPECT_THROW(ops::group_norm_backward(x, 3, w, b, eps, false, dy), Error);
 }
 
 TEST(OpsBackward, ModulateIntoRowsOfTheModulationTable) {
