@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "backend/cpu/conv3d.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/group_norm.h"
@@ -196,6 +197,66 @@ TEST(OpsBackward, GroupNormWithAndWithoutAffineAndSilu) {
   Tensor dw = Tensor::zeros(Shape{c}, DType::F32);
   EXPECT_THROW(ops::group_norm_backward(x, groups, Tensor(), Tensor(), eps, false, dy, &dw), Error);
   EXPECT_THROW(ops::group_norm_backward(x, 3, w, b, eps, false, dy), Error);
+}
+
+// The Video-VAE's convolution (issue 17) through oneDNN's backward
+// primitives: causal time padding (front only), and a strided downsample.
+TEST(OpsBackward, Conv3dInputWeightAndBias) {
+  struct Case {
+    std::array<int64_t, 5> in;  // N, D, H, W, Cin
+    int64_t cout;
+    std::array<int64_t, 3> kernel;
+    cpu::Conv3dParams params;
+  };
+  const Case cases[] = {
+      {{1, 3, 4, 3, 2}, 3, {3, 3, 3}, cpu::Conv3dParams{{1, 1, 1}, {2, 1, 1}, {0, 1, 1}}},
+      {{2, 2, 5, 5, 3}, 2, {1, 3, 3}, cpu::Conv3dParams{{1, 2, 2}, {0, 1, 1}, {0, 1, 1}}},
+  };
+  uint64_t seed = 100;
+  for (const Case& k : cases) {
+    const auto [n, d, h, w, cin] = k.in;
+    const Tensor x = random_tensor(Shape{n, d, h, w, cin}, seed++);
+    const Tensor wt = random_tensor(Shape{k.cout, cin, k.kernel[0], k.kernel[1], k.kernel[2]}, seed++);
+    const Tensor b = random_tensor(Shape{k.cout}, seed++);
+    const Shape out = cpu::Conv3d(wt, b, k.params).output_shape(x.shape());
+    const Tensor dy = random_tensor(out, seed++);
+    const Reference f = [&](const std::vector<Values>& v) {  // x, weight, bias
+      Values y(static_cast<size_t>(out.numel()));
+      for (int64_t b0 = 0; b0 < n; ++b0)
+        for (int64_t od = 0; od < out[1]; ++od)
+          for (int64_t oh = 0; oh < out[2]; ++oh)
+            for (int64_t ow = 0; ow < out[3]; ++ow)
+              for (int64_t co = 0; co < k.cout; ++co) {
+                double acc = v[2][static_cast<size_t>(co)];
+                for (int64_t ci = 0; ci < cin; ++ci)
+                  for (int64_t a = 0; a < k.kernel[0]; ++a)
+                    for (int64_t bb = 0; bb < k.kernel[1]; ++bb)
+                      for (int64_t c = 0; c < k.kernel[2]; ++c) {
+                        const int64_t id = od * k.params.stride[0] - k.params.pad_front[0] + a;
+                        const int64_t ih = oh * k.params.stride[1] - k.params.pad_front[1] + bb;
+                        const int64_t iw = ow * k.params.stride[2] - k.params.pad_front[2] + c;
+                        if (id < 0 || ih < 0 || iw < 0 || id >= d || ih >= h || iw >= w) continue;
+                        acc += v[1][static_cast<size_t>((((co * cin + ci) * k.kernel[0] + a) * k.kernel[1] + bb) *
+                                                            k.kernel[2] + c)] *
+                               v[0][static_cast<size_t>((((b0 * d + id) * h + ih) * w + iw) * cin + ci)];
+                      }
+                y[static_cast<size_t>((((b0 * out[1] + od) * out[2] + oh) * out[3] + ow) * k.cout + co)] = acc;
+              }
+      return y;
+    };
+    // The reference is the forward: the test's own convolution agrees with oneDNN's first.
+    const std::vector<Values> inputs{to_double(x), to_double(wt), to_double(b)};
+    EXPECT_LT(rel_l2(cpu::conv3d(x, wt, b, k.params), f(inputs)), 1e-6);
+    const Tensor dw_before = random_tensor(wt.shape(), seed++), db_before = random_tensor(Shape{k.cout}, seed++);
+    Tensor dw = dw_before.clone(), db = db_before.clone();
+    const Tensor dx = cpu::conv3d_backward(x, wt, k.params, dy, &dw, &db);
+    EXPECT_LT(rel_l2(dx, numeric_grad(f, inputs, 0, to_double(dy))), kTolerance);
+    EXPECT_LT(rel_l2(added(dw, dw_before), numeric_grad(f, inputs, 1, to_double(dy))), kTolerance);
+    EXPECT_LT(rel_l2(added(db, db_before), numeric_grad(f, inputs, 2, to_double(dy))), kTolerance);
+  }
+  const Tensor x = random_tensor(Shape{1, 2, 3, 3, 2}, 1);
+  const Tensor wt = random_tensor(Shape{2, 2, 1, 1, 1}, 2);
+  EXPECT_THROW(cpu::conv3d_backward(x, wt, cpu::Conv3dParams{}, random_tensor(Shape{1, 2, 3, 3, 3}, 3)), Error);
 }
 
 TEST(OpsBackward, ModulateIntoRowsOfTheModulationTable) {

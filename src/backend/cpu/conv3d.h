@@ -73,6 +73,14 @@ class Conv3d {
   std::unique_ptr<Impl> impl_;
 };
 
+// Backward of conv3d(input, weight, bias, params) (VAE training), through
+// oneDNN's backward-data and backward-weights primitives: returns d input
+// ([N, D, H, W, Cin]) from the output gradient dy ([N, Do, Ho, Wo, Cout]);
+// adds d weight ([Cout, Cin, kD, kH, kW], contiguous) and d bias ([Cout]) to
+// the buffers when they are given. One-shot: primitives are built per call.
+Tensor conv3d_backward(const Tensor& input, const Tensor& weight, const Conv3dParams& params, const Tensor& dy,
+                       Tensor* dweight = nullptr, Tensor* dbias = nullptr);
+
 // One-shot convolution: builds a Conv3d and runs it once. Convenient in tests
 // and one-off code; layers that run repeatedly should hold a Conv3d.
 Tensor conv3d(const Tensor& input, const Tensor& weight, const Tensor& bias,
