@@ -32,4 +32,14 @@ Tensor channel_avg_unshuffle3d(const Tensor& x, int64_t out_channels, int64_t fa
 // Nearest-neighbour upsampling by integer factors: frame t -> ft t .. ft t + ft - 1, etc.
 Tensor upsample_nearest3d(const Tensor& x, int64_t ft, int64_t fh, int64_t fw);
 
+// Backwards (VAE training): each op is linear, so its backward is its
+// adjoint, mapping the output gradient dy back to the input's shape (given
+// where dy does not determine it). Gradients of repeated channels or pixels
+// are summed; the padding frames of the unshuffles get none.
+Tensor pixel_shuffle3d_backward(const Tensor& dy, int64_t factor);
+Tensor channel_dup_shuffle3d_backward(const Tensor& dy, int64_t in_channels, int64_t factor);
+Tensor pixel_unshuffle3d_backward(const Tensor& dy, const Shape& input_shape, int64_t factor);
+Tensor channel_avg_unshuffle3d_backward(const Tensor& dy, const Shape& input_shape, int64_t factor);
+Tensor upsample_nearest3d_backward(const Tensor& dy, const Shape& input_shape, int64_t ft, int64_t fh, int64_t fw);
+
 }  // namespace sv::ops

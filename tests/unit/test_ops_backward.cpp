@@ -16,6 +16,7 @@
 #include "ops/linear.h"
 #include "ops/modulate.h"
 #include "ops/patchify.h"
+#include "ops/pixel_shuffle3d.h"
 #include "ops/rms_norm.h"
 #include "ops/rope3d.h"
 #include "ops/split_heads.h"
@@ -257,6 +258,52 @@ TEST(OpsBackward, Conv3dInputWeightAndBias) {
   const Tensor x = random_tensor(Shape{1, 2, 3, 3, 2}, 1);
   const Tensor wt = random_tensor(Shape{2, 2, 1, 1, 1}, 2);
   EXPECT_THROW(cpu::conv3d_backward(x, wt, cpu::Conv3dParams{}, random_tensor(Shape{1, 2, 3, 3, 3}, 3)), Error);
+}
+
+// The Video-VAE's shuffles, channel duplication and averaging and nearest
+// upsampling are linear maps, so a correct backward is exactly the adjoint:
+// <dy, f(x)> = <backward(dy), x> for every x and dy (per element, this is what
+// central differences of a linear map measure). Three random pairs each, in
+// double; a wrong index or a missing sum makes them differ at O(1).
+TEST(OpsBackward, ShufflesAndUpsamplingAreAdjoint) {
+  using Forward = std::function<Tensor(const Tensor&)>;
+  using Backward = std::function<Tensor(const Tensor&)>;
+  struct Case {
+    const char* name;
+    Shape in;
+    Forward f;
+    Backward b;
+  };
+  const Shape dup_in{1, 2, 2, 3, 4}, unshuffle_in{2, 3, 4, 2, 3}, avg_in{1, 3, 4, 4, 2}, up_in{1, 2, 3, 2, 3};
+  const std::vector<Case> cases{
+      {"pixel_shuffle3d", Shape{2, 2, 2, 3, 16}, [](const Tensor& x) { return ops::pixel_shuffle3d(x, 2); },
+       [](const Tensor& g) { return ops::pixel_shuffle3d_backward(g, 2); }},
+      {"channel_dup_shuffle3d", dup_in, [](const Tensor& x) { return ops::channel_dup_shuffle3d(x, 4, 2); },
+       [](const Tensor& g) { return ops::channel_dup_shuffle3d_backward(g, 4, 2); }},
+      {"pixel_unshuffle3d", unshuffle_in, [](const Tensor& x) { return ops::pixel_unshuffle3d(x, 2); },
+       [&](const Tensor& g) { return ops::pixel_unshuffle3d_backward(g, unshuffle_in, 2); }},
+      {"channel_avg_unshuffle3d", avg_in, [](const Tensor& x) { return ops::channel_avg_unshuffle3d(x, 4, 2); },
+       [&](const Tensor& g) { return ops::channel_avg_unshuffle3d_backward(g, avg_in, 2); }},
+      {"upsample_nearest3d", up_in, [](const Tensor& x) { return ops::upsample_nearest3d(x, 2, 1, 3); },
+       [&](const Tensor& g) { return ops::upsample_nearest3d_backward(g, up_in, 2, 1, 3); }},
+  };
+  uint64_t seed = 200;
+  for (const Case& c : cases) {
+    for (int trial = 0; trial < 3; ++trial) {
+      const Tensor x = random_tensor(c.in, seed++);
+      const Tensor y = c.f(x);
+      const Tensor dy = random_tensor(y.shape(), seed++);
+      const Tensor dx = c.b(dy);
+      ASSERT_EQ(dx.shape(), x.shape()) << c.name;
+      double lhs = 0, rhs = 0, scale = 0;
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        lhs += static_cast<double>(dy.data<float>()[i]) * y.data<float>()[i];
+        scale += std::fabs(static_cast<double>(dy.data<float>()[i]) * y.data<float>()[i]);
+      }
+      for (int64_t i = 0; i < x.numel(); ++i) rhs += static_cast<double>(dx.data<float>()[i]) * x.data<float>()[i];
+      EXPECT_LT(std::fabs(lhs - rhs), 1e-6 * scale) << c.name << " trial " << trial << ": " << lhs << " vs " << rhs;
+    }
+  }
 }
 
 TEST(OpsBackward, ModulateIntoRowsOfTheModulationTable) {
