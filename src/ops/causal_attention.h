@@ -18,4 +18,14 @@ namespace sv::ops {
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset,
                         float scale);
 
+struct CausalAttentionGrads {
+  Tensor dq, dk, dv;  // shaped as q, k, v; keys no query sees get zero
+};
+// Backward (VAE training), from the forward's inputs and the output
+// gradient dout ([B, Sq, d]). Each query row's softmax is recomputed in
+// double; O(Sq x Sk x d) work and O(Sk) memory per row, which is what the
+// small training sizes of the VAE need, not the blockwise forward's scale.
+CausalAttentionGrads causal_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset,
+                                               float scale, const Tensor& dout);
+
 }  // namespace sv::ops

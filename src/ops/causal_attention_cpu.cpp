@@ -100,4 +100,61 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, int64
   return out;
 }
 
+CausalAttentionGrads causal_attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset,
+                                               float scale, const Tensor& dout) {
+  for (const auto& [t, what] : {std::pair{&q, "q"}, {&k, "k"}, {&v, "v"}, {&dout, "output gradient"}}) {
+    require_f32_contiguous(*t, "causal_attention_backward", what);
+    SV_CHECK(t->rank() == 3, "causal_attention_backward: {} must be [B, S, d], got {}", what, t->describe());
+  }
+  const int64_t b = q.dim(0), sq = q.dim(1), d = q.dim(2), sk = k.dim(1);
+  SV_CHECK(k.shape() == v.shape() && k.dim(0) == b && k.dim(2) == d && dout.shape() == q.shape() && q_offset >= 0 &&
+               q_offset + sq <= sk,
+           "causal_attention_backward: q {}, k {}, v {}, dout {}, q_offset {}", q.describe(), k.describe(),
+           v.describe(), dout.describe(), q_offset);
+  CausalAttentionGrads g{Tensor::zeros(q.shape(), DType::F32), Tensor::zeros(k.shape(), DType::F32),
+                         Tensor::zeros(v.shape(), DType::F32)};
+  std::vector<double> p(static_cast<size_t>(sk)), dp(static_cast<size_t>(sk));
+  for (int64_t bi = 0; bi < b; ++bi) {
+    const float* qb = q.data<float>() + bi * sq * d;
+    const float* kb = k.data<float>() + bi * sk * d;
+    const float* vb = v.data<float>() + bi * sk * d;
+    const float* gb = dout.data<float>() + bi * sq * d;
+    float* dqb = g.dq.data<float>() + bi * sq * d;
+    float* dkb = g.dk.data<float>() + bi * sk * d;
+    float* dvb = g.dv.data<float>() + bi * sk * d;
+    for (int64_t i = 0; i < sq; ++i) {
+      const int64_t keys = q_offset + i + 1;
+      const float* qi = qb + i * d;
+      const float* gi = gb + i * d;
+      double max = -std::numeric_limits<double>::infinity(), sum = 0.0;
+      for (int64_t j = 0; j < keys; ++j) {
+        double s = 0.0;
+        for (int64_t c = 0; c < d; ++c) s += static_cast<double>(qi[c]) * kb[j * d + c];
+        p[static_cast<size_t>(j)] = s * scale;
+        max = std::max(max, p[static_cast<size_t>(j)]);
+      }
+      for (int64_t j = 0; j < keys; ++j) sum += p[static_cast<size_t>(j)] = std::exp(p[static_cast<size_t>(j)] - max);
+      // dP_j = dout . v_j; dS_j = P_j (dP_j - sum_l P_l dP_l).
+      double weighted = 0.0;
+      for (int64_t j = 0; j < keys; ++j) {
+        p[static_cast<size_t>(j)] /= sum;
+        double acc = 0.0;
+        for (int64_t c = 0; c < d; ++c) acc += static_cast<double>(gi[c]) * vb[j * d + c];
+        dp[static_cast<size_t>(j)] = acc;
+        weighted += p[static_cast<size_t>(j)] * acc;
+      }
+      for (int64_t j = 0; j < keys; ++j) {
+        const double pj = p[static_cast<size_t>(j)];
+        const double ds = pj * (dp[static_cast<size_t>(j)] - weighted) * scale;
+        for (int64_t c = 0; c < d; ++c) {
+          dvb[j * d + c] += static_cast<float>(pj * gi[c]);
+          dqb[i * d + c] += static_cast<float>(ds * kb[j * d + c]);
+          dkb[j * d + c] += static_cast<float>(ds * qi[c]);
+        }
+      }
+    }
+  }
+  return g;
+}
+
 }  // namespace sv::ops

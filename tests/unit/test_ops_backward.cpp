@@ -11,6 +11,7 @@
 #include "backend/cpu/conv3d.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
+#include "ops/causal_attention.h"
 #include "ops/group_norm.h"
 #include "ops/layer_norm.h"
 #include "ops/linear.h"
@@ -303,6 +304,46 @@ TEST(OpsBackward, ShufflesAndUpsamplingAreAdjoint) {
       for (int64_t i = 0; i < x.numel(); ++i) rhs += static_cast<double>(dx.data<float>()[i]) * x.data<float>()[i];
       EXPECT_LT(std::fabs(lhs - rhs), 1e-6 * scale) << c.name << " trial " << trial << ": " << lhs << " vs " << rhs;
     }
+  }
+}
+
+// The Video-VAE's mid-block attention (issue 17): single head, token causal,
+// from the start (q_offset 0) and for the last queries against a longer cache.
+TEST(OpsBackward, CausalAttentionFromTheStartAndAgainstACache) {
+  constexpr int64_t b = 2, d = 3, sk = 5;
+  constexpr float scale = 0.7f;
+  for (const int64_t q_offset : {int64_t{0}, int64_t{2}}) {
+    const int64_t sq = sk - q_offset;
+    const Tensor q = random_tensor(Shape{b, sq, d}, 300 + q_offset), k = random_tensor(Shape{b, sk, d}, 301);
+    const Tensor v = random_tensor(Shape{b, sk, d}, 302), dout = random_tensor(Shape{b, sq, d}, 303);
+    const Reference f = [&](const std::vector<Values>& in) {  // q, k, v
+      Values y(static_cast<size_t>(b * sq * d), 0.0);
+      for (int64_t bi = 0; bi < b; ++bi) {
+        for (int64_t i = 0; i < sq; ++i) {
+          std::vector<double> p;
+          double max = -1e300, sum = 0;
+          for (int64_t j = 0; j <= q_offset + i; ++j) {
+            double s = 0;
+            for (int64_t c = 0; c < d; ++c) s += in[0][(bi * sq + i) * d + c] * in[1][(bi * sk + j) * d + c];
+            p.push_back(s * scale);
+            max = std::max(max, p.back());
+          }
+          for (double& x : p) sum += x = std::exp(x - max);
+          for (size_t j = 0; j < p.size(); ++j) {
+            for (int64_t c = 0; c < d; ++c) {
+              y[(bi * sq + i) * d + c] += p[j] / sum * in[2][(bi * sk + static_cast<int64_t>(j)) * d + c];
+            }
+          }
+        }
+      }
+      return y;
+    };
+    const std::vector<Values> inputs{to_double(q), to_double(k), to_double(v)};
+    EXPECT_LT(rel_l2(ops::causal_attention(q, k, v, q_offset, scale), f(inputs)), 1e-5);
+    const ops::CausalAttentionGrads g = ops::causal_attention_backward(q, k, v, q_offset, scale, dout);
+    EXPECT_LT(rel_l2(g.dq, numeric_grad(f, inputs, 0, to_double(dout))), kTolerance) << "q_offset " << q_offset;
+    EXPECT_LT(rel_l2(g.dk, numeric_grad(f, inputs, 1, to_double(dout))), kTolerance) << "q_offset " << q_offset;
+    EXPECT_LT(rel_l2(g.dv, numeric_grad(f, inputs, 2, to_double(dout))), kTolerance) << "q_offset " << q_offset;
   }
 }
 
