@@ -1,4 +1,5 @@
 #include "models/model_directory.h"
+#include "models/model_sampling.h"
 
 #include <algorithm>
 #include <fstream>
@@ -69,7 +70,9 @@ nlohmann::ordered_json model_identity(const fs::path& model_dir) {
   for (const auto& e : fs::recursive_directory_iterator(model_dir)) {
     if (!e.is_regular_file()) continue;
     const std::string ext = e.path().extension().string();
-    if (ext == ".safetensors" || ext == ".bin" || ext == ".model" || e.path().filename() == "vocab.txt") {
+    // sampling.json too: it changes what a run makes as much as a weight does.
+    if (ext == ".safetensors" || ext == ".bin" || ext == ".model" || e.path().filename() == "vocab.txt" ||
+        e.path() == ModelSampling::path(model_dir)) {
       files.push_back(e.path());
     }
   }

@@ -26,7 +26,7 @@ std::unique_ptr<DitModel> load_dit(const std::filesystem::path& model_dir,
                                    const ParallelGroups& groups, bool low_memory = false);
 std::unique_ptr<VaeModel> load_vae(const std::filesystem::path& model_dir, VaeParts parts);
 
-// For sidecar files: every weight and tokenizer file under the directory with
+// For sidecar files: every weight and tokenizer file (and sampling.json) under the directory with
 // its size and the SHA-256 of its header (a safetensors file's JSON header,
 // which lists every tensor and offset; the first MiB of any other file), so
 // two runs can tell whether they used the same weights without hashing 60 GB.

@@ -34,6 +34,12 @@ OMP_NUM_THREADS=1 "$sv" run --model "$work/m" --manifest "$work/m.jsonl" --out "
 sidecar_is "$work/run/plain.json" '.steps == 3 and .width == 48 and .fps == 8 and .negative_prompt == "blurry"'
 sidecar_is "$work/run/own.json" '.steps == 2 and .negative_prompt == "n" and .cfg_scale == 1'
 note "run: the model's defaults for lines that do not say"
+# The file is part of the model: a run resumed after it changed is refused (its items would differ).
+sed -i 's/"steps": 3/"steps": 4/' "$work/m/sampling.json"
+run_rc rc "$sv" run --model "$work/m" --manifest "$work/m.jsonl" --out "$work/run" >"$work/rerun.log" 2>&1
+[[ $rc == 3 ]] && grep -q "model changed" "$work/rerun.log" || fail "a run resumed after sampling.json changed: exit $rc: $(tail -n 3 "$work/rerun.log")"
+jq -e '.model.files | map(.file) | index("sampling.json") != null' "$work/run/plain.json" >/dev/null ||
+  fail "the sidecar's model identity does not list sampling.json"
 
 for bad in '{"step": 3}' '{"steps": "3"}' '{"steps": 0}' '[1]'; do
   echo "$bad" >"$work/m/sampling.json"
