@@ -20,6 +20,7 @@
 #include "io/video_writer.h"
 #include "models/dit/dit_model.h"
 #include "models/model_directory.h"
+#include "models/model_sampling.h"
 #include "parallel/mpi_groups.h"
 #include "shapes/shapes_eval.h"
 #include "stages/generation_pipeline.h"
@@ -118,7 +119,8 @@ int cmd_eval(const Args& args, const Context& context) {
       "Prompt adherence in the shapes world (README \"The shapes world\"): a clip for every held-out\n"
       "colour x shape x motion combination (never in make-dataset's output) in English and Chinese, in\n"
       "the canonical caption form, per seed; a programmatic judge reads colour, shape and motion back;\n"
-      "prints the accuracy per language. --truth judges a dataset's own clips against their truth");
+      "prints the accuracy per language. A model's sampling.json sets the defaults of the sampling options.\n"
+      "--truth judges a dataset's own clips against their truth");
   opts.add_options()("model", po::value(&r.model), "model directory to evaluate")(
       "truth", po::value(&r.truth), "judge make-dataset's clips listed in this truth.jsonl instead")(
       "seeds", po::value(&r.seeds)->default_value(r.seeds), "clips per caption (seeds 0..N-1)")(
@@ -138,6 +140,20 @@ int cmd_eval(const Args& args, const Context& context) {
   if (parsed.help) return kExitOk;
   if (world != "shapes") throw po::error("eval: the only world is 'shapes' (eval shapes --model DIR)");
   if (r.model.empty() == r.truth.empty()) throw po::error("give exactly one of --model and --truth");
+  if (!r.model.empty()) {
+    // A model judged with its own sampling defaults unless told otherwise.
+    const ModelSampling own = ModelSampling::read(r.model);
+    const po::variables_map& vm = parsed.vm;
+    const auto use = [&](const char* option, auto& value, const auto& from_model) {
+      if (vm[option].defaulted() && from_model) value = static_cast<std::decay_t<decltype(value)>>(*from_model);
+    };
+    use("steps", r.denoise.steps, own.steps);
+    use("cfg-scale", r.denoise.cfg_scale, own.cfg_scale);
+    use("time-shift", r.denoise.time_shift, own.time_shift);
+    use("frames", r.frames, own.frames);
+    use("height", r.height, own.height);
+    use("width", r.width, own.width);
+  }
   if (r.seeds < 1) throw po::error("--seeds must be at least 1");
   validate_request_options(SamplingRequest{.frames = r.frames, .height = r.height, .width = r.width,
                                            .steps = r.denoise.steps, .cfg_scale = r.denoise.cfg_scale,
@@ -157,6 +173,11 @@ int cmd_eval(const Args& args, const Context& context) {
   print_scores(scores);
   if (!r.report.empty()) {
     json report{{"source", r.truth.empty() ? r.model : r.truth}, {"scores", scores.to_json()}, {"clips", json::array()}};
+    if (r.truth.empty()) {
+      report["sampling"] = {{"steps", r.denoise.steps}, {"cfg_scale", r.denoise.cfg_scale},
+                            {"time_shift", r.denoise.time_shift}, {"frames", r.frames}, {"height", r.height},
+                            {"width", r.width}, {"seeds", r.seeds}};
+    }
     for (size_t i = 0; i < cases.size(); ++i) {
       const shapes::EvalCase& c = cases[i];
       const shapes::JudgedClip& j = judged[i];

@@ -41,6 +41,12 @@ run_rc rc "$sv" run --model "$work/m" --manifest "$work/m.jsonl" --out "$work/ru
 jq -e '.model.files | map(.file) | index("sampling.json") != null' "$work/run/plain.json" >/dev/null ||
   fail "the sidecar's model identity does not list sampling.json"
 
+# eval shapes judges a model with its own defaults too.
+"$sv" eval shapes --model "$work/m" --seeds 1 --report "$work/eval.json" >/dev/null 2>"$work/eval.err" ||
+  { cat "$work/eval.err"; fail "eval shapes on the model"; }
+jq -e '.sampling == {"steps": 4, "cfg_scale": 1, "time_shift": 2.5, "frames": 17, "height": 64, "width": 48, "seeds": 1}' \
+  "$work/eval.json" >/dev/null || fail "eval did not use the model's defaults: $(jq -c .sampling "$work/eval.json")"
+
 for bad in '{"step": 3}' '{"steps": "3"}' '{"steps": 0}' '[1]'; do
   echo "$bad" >"$work/m/sampling.json"
   run_rc rc "$sv" generate --model "$work/m" --prompt x --out "$work/x.mp4" 2>"$work/err"
