@@ -16,7 +16,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev
   chromium chromium-driver fonts-liberation
-  jq python3 curl
+  jq python3 curl procps
 )
 
 missing=()
