@@ -29,6 +29,14 @@ Tensor drop_front(const Tensor& x, int64_t drop) {
   return x.slice(1, drop, x.dim(1)).contiguous();
 }
 
+// dy with `frames` zero frames in front: the gradient of a drop_front.
+Tensor pad_front(const Tensor& dy, int64_t frames) {
+  const Tensor d = dy.contiguous();
+  Tensor out = Tensor::zeros(Shape{d.dim(0), d.dim(1) + frames, d.dim(2), d.dim(3), d.dim(4)}, DType::F32);
+  out.slice(1, frames, out.dim(1)).copy_from(d);
+  return out;
+}
+
 }  // namespace
 
 VaeDecoder::VaeDecoder(const Scope& scope, const VaeConfig& config) : config_(config) {
@@ -167,6 +175,61 @@ Tensor VaeDecoder::push(const Tensor& latents, DecoderState& state, bool frame_b
     run(z);
   }
   return cat_frames(frames);
+}
+
+Tensor VaeDecoder::forward(const Tensor& latents, DecoderSaved& saved) const {
+  SV_CHECK(latents.rank() == 5 && latents.dim(0) == 1 && latents.dim(4) == config_.z_channels &&
+               latents.dim(1) > 0,
+           "VAE decoder: latents must be [1, T > 0, h, w, {}] channel-last, got {}", config_.z_channels,
+           latents.describe());
+  saved.z = latents.contiguous();
+  const int64_t p = config_.patch_channels();
+  Tensor h = conv_in_->forward_uncached(saved.z);
+  add_in_place(h, ops::channel_dup_shuffle3d(saved.z, p, 1));
+  saved.unpatchify_in = h;
+  // As head(): the chunk's first frame after the pixel shuffle is dropped.
+  Tensor u = drop_front(ops::pixel_shuffle3d(conv_unpatchify_->forward_uncached(h), 2), 1);
+  add_in_place(u, drop_front(ops::channel_dup_shuffle3d(h, config_.decoder.deepest_width(), 2), 1));
+  h = mid_block_1_->forward(u, saved.mid_block_1);
+  h = mid_attn_1_->forward(h, saved.mid_attn_1);
+  h = mid_block_2_->forward(h, saved.mid_block_2);
+  saved.blocks.assign(up_.size(), {});
+  saved.upsample3d.assign(up_.size(), {});
+  saved.upsample2d.assign(up_.size(), Tensor());
+  for (size_t level = up_.size(); level-- > 0;) {
+    const Level& lv = *up_[level];
+    saved.blocks[level].resize(lv.blocks.size());
+    for (size_t b = 0; b < lv.blocks.size(); ++b) h = lv.blocks[b]->forward(h, saved.blocks[level][b]);
+    if (lv.upsample3d) h = lv.upsample3d->forward(h, saved.upsample3d[level]);
+    if (lv.upsample2d) h = lv.upsample2d->forward(h, saved.upsample2d[level]);
+  }
+  saved.norm_out_in = h;
+  saved.conv_out_in = norm_out_->forward(h, true);
+  // As tail(): the chunk's first temporal_downsample - 1 frames are dropped.
+  return drop_front(conv_out_->forward_uncached(saved.conv_out_in), config_.decoder.temporal_downsample - 1);
+}
+
+Tensor VaeDecoder::backward(const Tensor& dvideo, DecoderSaved& saved, Gradients& grads) const {
+  const Tensor dout = pad_front(dvideo, config_.decoder.temporal_downsample - 1);
+  Tensor d = conv_out_->backward(saved.conv_out_in, dout, grads);
+  d = norm_out_->backward(saved.norm_out_in, true, d, grads);
+  for (size_t level = 0; level < up_.size(); ++level) {
+    const Level& lv = *up_[level];
+    if (lv.upsample3d) d = lv.upsample3d->backward(d, saved.upsample3d[level], grads);
+    if (lv.upsample2d) d = lv.upsample2d->backward(d, saved.upsample2d[level], grads);
+    for (size_t b = lv.blocks.size(); b-- > 0;) d = lv.blocks[b]->backward(d, saved.blocks[level][b], grads);
+  }
+  d = mid_block_2_->backward(d, saved.mid_block_2, grads);
+  d = mid_attn_1_->backward(d, saved.mid_attn_1, grads);
+  d = mid_block_1_->backward(d, saved.mid_block_1, grads);
+  const Tensor du = pad_front(d, 1);
+  const Tensor& h = saved.unpatchify_in;
+  Tensor dh = conv_unpatchify_->backward(h, ops::pixel_shuffle3d_backward(du, 2), grads);
+  add_in_place(dh, ops::channel_dup_shuffle3d_backward(du, h.dim(4), 2));
+  Tensor dz = conv_in_->backward(saved.z, dh, grads);
+  add_in_place(dz, ops::channel_dup_shuffle3d_backward(dh, config_.z_channels, 1));
+  saved = {};
+  return dz;
 }
 
 }  // namespace sv::vae

@@ -27,6 +27,17 @@ struct DecoderState {
   int64_t out_frames = 0;  // frames produced by conv_out (before the first ones are dropped)
 };
 
+// What the decoder's training forward keeps.
+struct DecoderSaved {
+  Tensor z, unpatchify_in;
+  ResnetSaved mid_block_1, mid_block_2;
+  AttnSaved mid_attn_1;
+  std::vector<std::vector<ResnetSaved>> blocks;  // [level][block]
+  std::vector<UpsampleSaved> upsample3d;         // [level]
+  std::vector<Tensor> upsample2d;                // [level]
+  Tensor norm_out_in, conv_out_in;
+};
+
 class VaeDecoder {
  public:
   // scope: "decoder".
@@ -40,6 +51,15 @@ class VaeDecoder {
   // (T' may be 0 for none). trace is called with upstream module paths.
   Tensor push(const Tensor& latents, DecoderState& state, bool frame_by_frame,
               const TraceFn& trace = {}) const;
+
+  // Training: a whole chunk at once (what push gives for the chunk's latents
+  // from a fresh state), keeping what backward needs. backward takes d loss /
+  // d video, adds every decoder parameter's gradient, returns d loss / d
+  // latents and releases `saved`. A clip of several chunks is several
+  // independent chunks (VaeModel decodes each from scratch); only the border
+  // blend (VaeModel::mix) joins them, and it has no parameters.
+  Tensor forward(const Tensor& latents, DecoderSaved& saved) const;
+  Tensor backward(const Tensor& dvideo, DecoderSaved& saved, Gradients& grads) const;
 
  private:
   struct Level;

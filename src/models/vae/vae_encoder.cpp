@@ -116,4 +116,57 @@ Tensor VaeEncoder::forward(const Tensor& video, const TraceFn& trace) const {
   return out;
 }
 
+Tensor VaeEncoder::forward(const Tensor& video, EncoderSaved& saved) const {
+  SV_CHECK(video.rank() == 5 && video.dim(0) == 1 && video.dim(4) == config_.in_channels,
+           "VAE encoder: video must be [1, T, H, W, {}] channel-last, got {}", config_.in_channels,
+           video.describe());
+  saved.video = video.contiguous();
+  Tensor h = conv_in_->forward_uncached(saved.video);
+  saved.blocks.assign(down_.size(), {});
+  saved.downsample_in.assign(down_.size(), Tensor());
+  for (size_t level = 0; level < down_.size(); ++level) {
+    const Level& lv = *down_[level];
+    saved.blocks[level].resize(lv.blocks.size());
+    for (size_t b = 0; b < lv.blocks.size(); ++b) h = lv.blocks[b]->forward(h, saved.blocks[level][b]);
+    if (lv.downsample3d || lv.downsample2d) saved.downsample_in[level] = h;
+    if (lv.downsample3d) h = lv.downsample3d->forward_uncached(h);
+    if (lv.downsample2d) h = lv.downsample2d->forward_uncached(h);
+  }
+  h = mid_block_1_->forward(h, saved.mid_block_1);
+  h = mid_attn_1_->forward(h, saved.mid_attn_1);
+  h = mid_block_2_->forward(h, saved.mid_block_2);
+  saved.norm_out_in = h;
+  saved.normed = norm_out_->forward(h, true);
+  const int64_t p = config_.patch_channels();
+  saved.patches = ops::pixel_unshuffle3d(conv_patchify_->forward_uncached(saved.normed), 2);
+  add_in_place(saved.patches, ops::channel_avg_unshuffle3d(saved.normed, p, 2));
+  Tensor out = conv_out_->forward_uncached(saved.patches);
+  add_in_place(out, ops::channel_avg_unshuffle3d(saved.patches, out.dim(4), 1));
+  return out;
+}
+
+void VaeEncoder::backward(const Tensor& dout, EncoderSaved& saved, Gradients& grads) const {
+  const Tensor d_out = dout.contiguous();
+  Tensor dpatches = conv_out_->backward(saved.patches, d_out, grads);
+  add_in_place(dpatches, ops::channel_avg_unshuffle3d_backward(d_out, saved.patches.shape(), 1));
+  const Tensor& g = saved.normed;
+  const Shape patchify_out{1, g.dim(1), g.dim(2), g.dim(3), config_.patch_channels() / 8};
+  Tensor dnormed =
+      conv_patchify_->backward(g, ops::pixel_unshuffle3d_backward(dpatches, patchify_out, 2), grads);
+  add_in_place(dnormed, ops::channel_avg_unshuffle3d_backward(dpatches, g.shape(), 2));
+  Tensor d = norm_out_->backward(saved.norm_out_in, true, dnormed, grads);
+  d = mid_block_2_->backward(d, saved.mid_block_2, grads);
+  d = mid_attn_1_->backward(d, saved.mid_attn_1, grads);
+  d = mid_block_1_->backward(d, saved.mid_block_1, grads);
+  for (size_t level = down_.size(); level-- > 0;) {
+    const Level& lv = *down_[level];
+    if (lv.downsample3d) d = lv.downsample3d->backward(saved.downsample_in[level], d, grads);
+    if (lv.downsample2d) d = lv.downsample2d->backward(saved.downsample_in[level], d, grads);
+    for (size_t b = lv.blocks.size(); b-- > 0;) d = lv.blocks[b]->backward(d, saved.blocks[level][b], grads);
+  }
+  // The video needs no gradient; the convolution's input half is computed and dropped.
+  conv_in_->backward(saved.video, d, grads);
+  saved = {};
+}
+
 }  // namespace sv::vae

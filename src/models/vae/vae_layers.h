@@ -17,10 +17,18 @@
 #include <vector>
 
 #include "backend/cpu/conv3d.h"
+#include "layers/gradients.h"
 #include "layers/parameter.h"
 #include "models/vae/vae_config.h"
 
 namespace sv::vae {
+
+// Training (DESIGN.md 6b): forward(x, Saved&) computes what forward(x)
+// does for a whole sequence and keeps what backward needs; backward(dy,
+// Saved&, grads) returns d loss / d x, adds the parameter gradients and
+// releases the saved activations. The training forwards build their
+// convolutions per call from the weights' current values (the inference
+// path's cached kernels would miss an optimizer step).
 
 // Called with upstream module paths ("mid.attn_1", ...) and their outputs
 // (channel-last). A streamed run reports a module several times, once per piece.
@@ -35,6 +43,10 @@ class ConvLayer {
   ConvLayer(ConvLayer&&) noexcept;
   ~ConvLayer();
   Tensor forward(const Tensor& x) const;
+  // Training: the same convolution from the current weights; backward takes
+  // the forward's input.
+  Tensor forward_uncached(const Tensor& x) const;
+  Tensor backward(const Tensor& x, const Tensor& dy, Gradients& grads) const;
   std::array<int64_t, 3> kernel() const { return kernel_; }
   const Parameter& weight() const { return *weight_; }
   const Parameter& bias() const { return *bias_; }
@@ -75,6 +87,11 @@ class CausalConv3d {
   // Otherwise x ([1, T, H, W, C]) continues the sequence the cache holds, and
   // the cache keeps views of x's last frames: x must not be modified later.
   Tensor forward(const Tensor& x, ConvCache* cache = nullptr) const;
+  // Training, a whole sequence: as ConvLayer's.
+  Tensor forward_uncached(const Tensor& x) const { return whole_.forward_uncached(x); }
+  Tensor backward(const Tensor& x, const Tensor& dy, Gradients& grads) const {
+    return whole_.backward(x, dy, grads);
+  }
 
  private:
   int64_t kernel_, stride_;
@@ -89,6 +106,8 @@ class VaeGroupNorm {
  public:
   VaeGroupNorm(const Scope& scope, int64_t channels, const VaeConfig& config);
   Tensor forward(const Tensor& x, bool silu) const;
+  // x: the forward's input.
+  Tensor backward(const Tensor& x, bool silu, const Tensor& dy, Gradients& grads) const;
 
  private:
   Parameter* weight_;
@@ -101,11 +120,18 @@ struct ResnetState {
   ConvCache conv1, conv2;
 };
 
+// The inputs of the block's norms and convolutions.
+struct ResnetSaved {
+  Tensor x, conv1_in, norm2_in, conv2_in;
+};
+
 // Resnet3DBlock: h = conv2(SiLU(GN2(conv1(SiLU(GN1(x)))))) + (nin_shortcut(x) or x).
 class Resnet3DBlock {
  public:
   Resnet3DBlock(const Scope& scope, int64_t in, int64_t out, const VaeConfig& config);
   Tensor forward(const Tensor& x, ResnetState* state = nullptr) const;
+  Tensor forward(const Tensor& x, ResnetSaved& saved) const;
+  Tensor backward(const Tensor& dy, ResnetSaved& saved, Gradients& grads) const;
 
  private:
   VaeGroupNorm norm1_;
@@ -121,11 +147,17 @@ struct AttnState {
   int64_t tokens = 0;
 };
 
+struct AttnSaved {
+  Tensor x, normed, q, k, v, attended;  // normed .. attended: [1, tokens, C]
+};
+
 // AttnBlock: one head over the flattened (t, h, w) tokens, token-causal.
 class AttnBlock {
  public:
   AttnBlock(const Scope& scope, int64_t channels, const VaeConfig& config);
   Tensor forward(const Tensor& x, AttnState* state = nullptr) const;
+  Tensor forward(const Tensor& x, AttnSaved& saved) const;
+  Tensor backward(const Tensor& dy, AttnSaved& saved, Gradients& grads) const;
 
  private:
   int64_t channels_;
@@ -137,12 +169,19 @@ struct UpsampleState {
   ConvCache conv1, conv2;
 };
 
+struct UpsampleSaved {
+  Shape x_shape;
+  Tensor up, norm1_in, conv2_in, norm2_in, sum;  // sum: h + up, before the SiLU
+};
+
 // Upsample3D: nearest x2 in t, h, w, then Res3DBlockUpsample (post-norm,
 // double residual): h = GN2(conv2(SiLU(GN1(conv1(x))))); out = SiLU(h + x) + x.
 class Upsample3D {
  public:
   Upsample3D(const Scope& scope, int64_t channels, const VaeConfig& config);
   Tensor forward(const Tensor& x, UpsampleState* state = nullptr) const;
+  Tensor forward(const Tensor& x, UpsampleSaved& saved) const;
+  Tensor backward(const Tensor& dy, UpsampleSaved& saved, Gradients& grads) const;
 
  private:
   CausalConv3d conv1_;
@@ -156,6 +195,9 @@ class Upsample2D {
  public:
   Upsample2D(const Scope& scope, int64_t channels);
   Tensor forward(const Tensor& x) const;
+  // saved: the upsampled input of the convolution.
+  Tensor forward(const Tensor& x, Tensor& saved) const;
+  Tensor backward(const Tensor& dy, Tensor& saved, Gradients& grads) const;
 
  private:
   ConvLayer conv_;
