@@ -27,12 +27,22 @@ bool parse_on_off(const std::string& text, const char* option) {
   throw po::error(std::string(option) + " must be on or off, got '" + text + "'");
 }
 
+// The --component given on the command line ("dit" when none).
+std::string component_of(const Args& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].starts_with("--component=")) return args[i].substr(12);
+    if (args[i] == "--component" && i + 1 < args.size()) return args[i + 1];
+  }
+  return "dit";
+}
+
 }  // namespace
 
 int cmd_train(const Args& args, const Context& context) {
+  if (component_of(args) == "vae") return cmd_train_vae(args, context);
   train::TrainConfig c;
   std::string model, data, out, schedule = "constant", time_sampling = "uniform", checkpointing = "off", layout_text,
-      objective = "flow-matching", image_share;
+      objective = "flow-matching", image_share, component = "dit";
   po::options_description opts(
       "stepvideo train --model DIR --data DATA_DIR --out RUN_DIR [--config FILE.ini] [options]\n\n"
       "Trains the DiT of a release-layout model directory with the flow-matching objective on a\n"
@@ -42,8 +52,10 @@ int cmd_train(const Args& args, const Context& context) {
       "Under mpirun/srun the ranks train data parallel (each dp rank takes its share of every global\n"
       "batch), with --layout sp=S sequence parallel (S ranks share each sample's video tokens) and\n"
       "with tp=T tensor parallel (T ranks share each layer's heads and MLP).\n"
-      "Every option is also an INI key (without the dashes) for --config");
-  opts.add_options()("model", po::value(&model)->required(), "base model directory (release layout)")(
+      "Every option is also an INI key (without the dashes) for --config.\n"
+      "With --component vae it trains the Video-VAE instead (train --component vae --help)");
+  opts.add_options()("component", po::value(&component)->default_value(component),
+                     "dit, or vae (given on the command line: train --component vae --help)")("model", po::value(&model)->required(), "base model directory (release layout)")(
       "data", po::value(&data)->required(), "dataset directory (stepvideo encode-dataset)")(
       "out", po::value(&out)->required(), "run directory (created; resumed when it holds checkpoints)")(
       "layout", po::value(&layout_text)->default_value(""),
@@ -124,6 +136,8 @@ int cmd_train(const Args& args, const Context& context) {
       "schedule shift of the samples");
   const ParsedOptions parsed = parse_options(args, opts);
   if (parsed.help) return kExitOk;
+  if (component == "vae") throw po::error("--component vae: give it on the command line, not in --config");
+  if (component != "dit") throw po::error("--component must be dit or vae, got '" + component + "'");
   const Layout layout = parse_layout_option(layout_text, context.mpi.world_size());
   if (layout.cfg != 1) {
     throw po::error("--layout: cfg has no meaning in training (it splits the two guidance branches of sampling); "
@@ -141,17 +155,7 @@ int cmd_train(const Args& args, const Context& context) {
   SV_CHECK_AS(NotSupported, c.objective != train::Objective::Dpo || c.validate_every == 0,
               "--objective dpo with --validate-every: a held-out DPO loss is not built yet; use --validate-every 0");
   c.time.kind = as_usage_error([&] { return train::parse_time_sampling(time_sampling); });
-  if (!image_share.empty()) {
-    size_t used = 0;
-    try {
-      c.image_share = std::stod(image_share, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != image_share.size() || !(c.image_share >= 0 && c.image_share <= 1)) {
-      throw po::error("--image-share '" + image_share + "': expected a fraction in [0, 1]");
-    }
-  }
+  c.image_share = parse_image_share(image_share);
   c.activation_checkpointing = parse_on_off(checkpointing, "--activation-checkpointing");
   if (!parsed.vm["sample-prompts"].as<std::string>().empty()) {
     c.sample_prompts = fs::absolute(parsed.vm["sample-prompts"].as<std::string>()).lexically_normal();

@@ -37,6 +37,8 @@ int cmd_average_checkpoints(const Args& args, const Context& context);
 int cmd_label(const Args& args, const Context& context);
 int cmd_make_dataset(const Args& args, const Context& context);
 int cmd_eval(const Args& args, const Context& context);
+// `train --component vae` (cmd_train_vae.cpp), dispatched by cmd_train.
+int cmd_train_vae(const Args& args, const Context& context);
 // `bench train` (cmd_bench_train.cpp), dispatched by cmd_bench.
 int bench_train(const Args& args, const Context& context);
 

@@ -104,4 +104,19 @@ Layout parse_layout_option(const std::string& text, int world_size) {
   });
 }
 
+double parse_image_share(const std::string& text) {
+  if (text.empty()) return -1.0;
+  size_t used = 0;
+  double share = -1.0;
+  try {
+    share = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !(share >= 0 && share <= 1)) {
+    throw boost::program_options::error("--image-share '" + text + "': expected a fraction in [0, 1]");
+  }
+  return share;
+}
+
 }  // namespace sv::cli

@@ -62,4 +62,8 @@ void refuse_existing_outputs(const std::vector<std::filesystem::path>& paths, bo
 void add_vae_tiling_options(boost::program_options::options_description& opts,
                             vae::SpatialTiling& tiling);
 
+// --image-share's value: a fraction in [0, 1]; "" (not given) gives -1 (no
+// set mix). A usage error naming the option otherwise.
+double parse_image_share(const std::string& text);
+
 }  // namespace sv::cli

@@ -143,53 +143,58 @@ Tensor group_norm_backward(const Tensor& x, int64_t groups, const Tensor& weight
   SV_CHECK((!dw && !db) || w, "group_norm_backward: parameter gradients asked for a norm without an affine");
   const int64_t cg = c / groups;
   const double count = static_cast<double>(s * cg);
-  std::vector<double> mean(static_cast<size_t>(groups)), rstd(static_cast<size_t>(groups));
-  std::vector<double> sum_g(static_cast<size_t>(groups)), sum_gx(static_cast<size_t>(groups));
-  std::vector<double> dw_acc(static_cast<size_t>(c), 0.0), db_acc(static_cast<size_t>(c), 0.0);
+  // Rows are independent: they run in parallel, each with its own parameter
+  // gradient sums, which are then added in row order (the same result for
+  // any thread count).
+  std::vector<double> dw_rows(static_cast<size_t>(rows * c), 0.0), db_rows(static_cast<size_t>(rows * c), 0.0);
   Tensor dx = Tensor::empty(x.shape(), DType::F32);
-  // dz at (position, channel) of row r, through the SiLU when fused.
-  const auto dz_at = [&](const float* xr, const float* dyr, int64_t i, double& x_hat) {
-    const int64_t ch = i % c;
-    const auto g = static_cast<size_t>(ch / cg);
-    x_hat = (xr[i] - mean[g]) * rstd[g];
-    double dz = dyr[i];
-    if (silu) {
-      const double z = x_hat * (w ? w[ch] : 1.0) + (b ? b[ch] : 0.0);
-      const double sig = 1.0 / (1.0 + std::exp(-z));
-      dz *= sig * (1.0 + z * (1.0 - sig));
-    }
-    return dz;
-  };
+#pragma omp parallel for schedule(static) if (rows > 1 && s * c > 4096)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x.data<float>() + r * s * c;
     const float* dyr = dy.data<float>() + r * s * c;
     float* dxr = dx.data<float>() + r * s * c;
+    double* dw_acc = dw_rows.data() + r * c;
+    double* db_acc = db_rows.data() + r * c;
+    std::vector<double> mean(static_cast<size_t>(groups)), rstd(static_cast<size_t>(groups));
+    std::vector<double> sum_g(static_cast<size_t>(groups), 0.0), sum_gx(static_cast<size_t>(groups), 0.0);
     row_statistics(xr, s, c, cg, eps, mean, rstd);
-    std::fill(sum_g.begin(), sum_g.end(), 0.0);
-    std::fill(sum_gx.begin(), sum_gx.end(), 0.0);
+    // g = dz * w (dz: the gradient at the affine's output, through the SiLU
+    // when fused) and x_hat, kept for the second pass.
+    std::vector<double> g_of(static_cast<size_t>(s * c)), x_hat_of(static_cast<size_t>(s * c));
     for (int64_t i = 0; i < s * c; ++i) {
-      double x_hat = 0.0;
-      const double dz = dz_at(xr, dyr, i, x_hat);
       const int64_t ch = i % c;
+      const auto grp = static_cast<size_t>(ch / cg);
+      const double x_hat = (xr[i] - mean[grp]) * rstd[grp];
+      double dz = dyr[i];
+      if (silu) {
+        const double z = x_hat * (w ? w[ch] : 1.0) + (b ? b[ch] : 0.0);
+        const double sig = 1.0 / (1.0 + std::exp(-z));
+        dz *= sig * (1.0 + z * (1.0 - sig));
+      }
       const double g = dz * (w ? w[ch] : 1.0);
-      sum_g[static_cast<size_t>(ch / cg)] += g;
-      sum_gx[static_cast<size_t>(ch / cg)] += g * x_hat;
-      dw_acc[static_cast<size_t>(ch)] += dz * x_hat;
-      db_acc[static_cast<size_t>(ch)] += dz;
+      g_of[static_cast<size_t>(i)] = g;
+      x_hat_of[static_cast<size_t>(i)] = x_hat;
+      sum_g[grp] += g;
+      sum_gx[grp] += g * x_hat;
+      dw_acc[ch] += dz * x_hat;
+      db_acc[ch] += dz;
     }
     // dx = rstd (g - mean(g) - x_hat mean(g x_hat)) over each group's values.
     for (int64_t i = 0; i < s * c; ++i) {
-      double x_hat = 0.0;
-      const double dz = dz_at(xr, dyr, i, x_hat);
-      const int64_t ch = i % c;
-      const auto grp = static_cast<size_t>(ch / cg);
-      const double g = dz * (w ? w[ch] : 1.0);
-      dxr[i] = static_cast<float>(rstd[grp] * (g - sum_g[grp] / count - x_hat * sum_gx[grp] / count));
+      const auto grp = static_cast<size_t>((i % c) / cg);
+      const double x_hat = x_hat_of[static_cast<size_t>(i)];
+      dxr[i] = static_cast<float>(rstd[grp] * (g_of[static_cast<size_t>(i)] - sum_g[grp] / count -
+                                               x_hat * sum_gx[grp] / count));
     }
   }
   for (int64_t ch = 0; ch < c; ++ch) {
-    if (dw) dw[ch] += static_cast<float>(dw_acc[static_cast<size_t>(ch)]);
-    if (db) db[ch] += static_cast<float>(db_acc[static_cast<size_t>(ch)]);
+    double sw = 0.0, sb = 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      sw += dw_rows[static_cast<size_t>(r * c + ch)];
+      sb += db_rows[static_cast<size_t>(r * c + ch)];
+    }
+    if (dw) dw[ch] += static_cast<float>(sw);
+    if (db) db[ch] += static_cast<float>(sb);
   }
   return dx;
 }

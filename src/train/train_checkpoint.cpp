@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -31,9 +32,7 @@ void write_train_checkpoint(const fs::path& path, const ParameterRegistry& regis
   write_train_checkpoint(path, c);
 }
 
-void write_train_checkpoint(const fs::path& path, const CheckpointContents& contents) {
-  const TrainProgress& progress = contents.progress;
-  const TrainConfig& config = contents.config;
+void write_checkpoint_file(const fs::path& path, const CheckpointContents& contents, const json& state) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (const auto& [name, t] : contents.weights) tensors.emplace_back("weight." + name, t);
   for (const auto& [name, m] : contents.moments) {
@@ -42,6 +41,12 @@ void write_train_checkpoint(const fs::path& path, const CheckpointContents& cont
   }
   for (const auto& [name, t] : contents.ema) tensors.emplace_back("ema." + name, t);
   for (const auto& [name, t] : contents.reference) tensors.emplace_back("reference." + name, t);
+  io::write_hdf5(path, tensors, {{"state", state.dump()}});
+}
+
+void write_train_checkpoint(const fs::path& path, const CheckpointContents& contents) {
+  const TrainProgress& progress = contents.progress;
+  const TrainConfig& config = contents.config;
   const json state{{"format", kCheckpointFormat},
                    {"version", 1},
                    {"step", progress.step},
@@ -54,25 +59,35 @@ void write_train_checkpoint(const fs::path& path, const CheckpointContents& cont
                    {"adamw_steps", contents.adamw_steps},
                    {"config", config.to_json()},
                    {"model", config.model.string()}};
-  io::write_hdf5(path, tensors, {{"state", state.dump()}});
+  write_checkpoint_file(path, contents, state);
 }
 
-CheckpointContents read_train_checkpoint(const fs::path& path, CheckpointParts parts) {
-  CheckpointContents c;
+json read_checkpoint_state(const fs::path& path, std::string_view format) {
   json state;
   try {
     state = json::parse(io::read_hdf5_string(path, "state"));
   } catch (const json::exception& e) {
     throw InputError(fmt::format("{}: its state record is not JSON: {}", path.string(), e.what()));
   }
-  SV_CHECK_AS(InputError, state.value("format", "") == kCheckpointFormat, "{}: not a training checkpoint",
-              path.string());
+  SV_CHECK_AS(InputError, state.is_object() && state.value("format", "") == format, "{}: not a {} file",
+              path.string(), format);
+  return state;
+}
+
+CheckpointContents read_train_checkpoint(const fs::path& path, CheckpointParts parts) {
+  CheckpointContents c;
+  const json state = read_checkpoint_state(path, kCheckpointFormat);
   c.progress.step = state.at("step").get<int64_t>();
   c.progress.skipped_steps = state.at("skipped_steps").get<int64_t>();
   c.progress.bad_in_a_row = state.at("bad_in_a_row").get<int64_t>();
   c.progress.epoch = state.at("loader").at("epoch").get<int64_t>();
   c.adamw_steps = state.at("adamw_steps").get<int64_t>();
   c.config = TrainConfig::from_json(state.at("config"), path);
+  read_checkpoint_tensors(path, parts, c);
+  return c;
+}
+
+void read_checkpoint_tensors(const fs::path& path, CheckpointParts parts, CheckpointContents& c) {
   for (const std::string& name : io::hdf5_dataset_names(path)) {
     auto take = [&](std::string_view prefix) -> std::optional<std::string> {
       if (!name.starts_with(prefix)) return std::nullopt;
@@ -96,7 +111,6 @@ CheckpointContents read_train_checkpoint(const fs::path& path, CheckpointParts p
     SV_CHECK_AS(InputError, m.exp_avg.defined() && m.exp_avg_sq.defined(), "{}: the AdamW moments of {} are incomplete",
                 path.string(), name);
   }
-  return c;
 }
 
 void load_checkpoint_weights(ParameterRegistry& registry, const CheckpointContents& c, const fs::path& path) {

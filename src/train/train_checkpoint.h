@@ -56,6 +56,15 @@ void write_train_checkpoint(const std::filesystem::path& path, const ParameterRe
 enum class CheckpointParts { All, Weights };
 CheckpointContents read_train_checkpoint(const std::filesystem::path& path, CheckpointParts parts = CheckpointParts::All);
 
+// The file layer every trainer's checkpoints share (the VAE's too,
+// train/vae_trainer.h): the tensors above from `contents` and `state` as the
+// state record; its reading (InputError unless the record is JSON of that
+// format); the tensors into `contents`.
+void write_checkpoint_file(const std::filesystem::path& path, const CheckpointContents& contents,
+                           const nlohmann::json& state);
+nlohmann::json read_checkpoint_state(const std::filesystem::path& path, std::string_view format);
+void read_checkpoint_tensors(const std::filesystem::path& path, CheckpointParts parts, CheckpointContents& contents);
+
 // Copies the checkpoint's weights into the registry's parameters, each rank
 // its slice (Shard); CheckpointError naming `path` and the first tensor that
 // is missing or mis-shaped (a checkpoint of another model), or when it holds

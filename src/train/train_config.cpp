@@ -34,16 +34,49 @@ TimeSampling parse_time_sampling(const std::string& text) {
   throw InputError("--time-sampling must be uniform or logit-normal, got '" + text + "'");
 }
 
-double TrainConfig::learning_rate(int64_t step) const {
+double scheduled_learning_rate(LrSchedule schedule, double lr, double lr_floor, int64_t warmup_steps,
+                               int64_t decay_start, int64_t decay_steps, int64_t step) {
   if (warmup_steps > 0 && step < warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
-  if (lr_schedule == LrSchedule::Constant) return lr;
+  if (schedule == LrSchedule::Constant) return lr;
   const int64_t begin = std::max(decay_start, warmup_steps);
   if (step < begin) return lr;
   const double span = static_cast<double>(std::max<int64_t>(decay_steps - begin, 1));
   const double progress = std::min(1.0, static_cast<double>(step - begin) / span);
-  const double shape = lr_schedule == LrSchedule::Cosine ? 0.5 * (1.0 + std::cos(std::numbers::pi * progress))
-                                                         : 1.0 - progress;
+  const double shape = schedule == LrSchedule::Cosine ? 0.5 * (1.0 + std::cos(std::numbers::pi * progress))
+                                                      : 1.0 - progress;
   return lr_floor + (lr - lr_floor) * shape;
+}
+
+double TrainConfig::learning_rate(int64_t step) const {
+  return scheduled_learning_rate(lr_schedule, lr, lr_floor, warmup_steps, decay_start, decay_steps, step);
+}
+
+void validate_adamw_settings(const AdamWSettings& adamw) {
+  auto require = [](bool ok, const char* what) { SV_CHECK_AS(InputError, ok, "{}", what); };
+  require(adamw.beta1 >= 0 && adamw.beta1 < 1 && adamw.beta2 >= 0 && adamw.beta2 < 1,
+          "--beta1 and --beta2 must be in [0, 1)");
+  require(adamw.eps > 0, "--adam-eps must be above 0");
+  require(adamw.weight_decay >= 0, "--weight-decay must be >= 0");
+  require(adamw.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0: no clipping)");
+}
+
+void add_adamw_fields(json& j, const AdamWSettings& adamw) {
+  j["beta1"] = adamw.beta1;
+  j["beta2"] = adamw.beta2;
+  j["adam-eps"] = adamw.eps;
+  j["weight-decay"] = adamw.weight_decay;
+  j["max-grad-norm"] = adamw.max_grad_norm;
+}
+
+AdamWSettings read_adamw_fields(const json& j, const std::filesystem::path& file) {
+  using io::json_require;
+  AdamWSettings a;
+  a.beta1 = json_require<float>(j, "beta1", file);
+  a.beta2 = json_require<float>(j, "beta2", file);
+  a.eps = json_require<float>(j, "adam-eps", file);
+  a.weight_decay = json_require<float>(j, "weight-decay", file);
+  a.max_grad_norm = json_require<float>(j, "max-grad-norm", file);
+  return a;
 }
 
 void TrainConfig::validate() const {
@@ -58,11 +91,7 @@ void TrainConfig::validate() const {
   require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
   require(warmup_steps >= 0 && decay_start >= 0 && decay_steps >= 0,
           "--warmup-steps, --decay-start and --decay-steps must be >= 0");
-  require(adamw.beta1 >= 0 && adamw.beta1 < 1 && adamw.beta2 >= 0 && adamw.beta2 < 1,
-          "--beta1 and --beta2 must be in [0, 1)");
-  require(adamw.eps > 0, "--adam-eps must be above 0");
-  require(adamw.weight_decay >= 0, "--weight-decay must be >= 0");
-  require(adamw.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0: no clipping)");
+  validate_adamw_settings(adamw);
   time.validate();
   require(text_dropout >= 0 && text_dropout <= 1, "--text-dropout must be in [0, 1]");
   require(ema_decay >= 0 && ema_decay < 1, "--ema-decay must be in [0, 1) (0: no EMA)");
@@ -89,7 +118,7 @@ namespace {
 
 // The computation-defining fields, by option name.
 json computation_fields(const TrainConfig& c) {
-  return json{{"model", c.model.string()},
+  json j{{"model", c.model.string()},
               {"data", c.data.string()},
               {"seed", c.seed},
               {"batch-size", c.batch_size},
@@ -102,11 +131,6 @@ json computation_fields(const TrainConfig& c) {
               {"warmup-steps", c.warmup_steps},
               {"decay-start", c.decay_start},
               {"decay-steps", c.decay_steps},
-              {"beta1", c.adamw.beta1},
-              {"beta2", c.adamw.beta2},
-              {"adam-eps", c.adamw.eps},
-              {"weight-decay", c.adamw.weight_decay},
-              {"max-grad-norm", c.adamw.max_grad_norm},
               {"time-sampling", c.time.kind == TimeSampling::Uniform ? "uniform" : "logit-normal"},
               {"logit-mean", c.time.logit_mean},
               {"logit-std", c.time.logit_std},
@@ -118,6 +142,8 @@ json computation_fields(const TrainConfig& c) {
               {"reference", c.reference.string()},
               {"dpo-beta", c.dpo_beta},
               {"reference-refresh-every", c.reference_refresh_every}};
+  add_adamw_fields(j, c.adamw);
+  return j;
 }
 
 }  // namespace
@@ -159,11 +185,7 @@ TrainConfig TrainConfig::from_json(const json& j, const std::filesystem::path& f
   c.warmup_steps = json_require<int64_t>(j, "warmup-steps", file);
   c.decay_start = json_require<int64_t>(j, "decay-start", file);
   c.decay_steps = json_require<int64_t>(j, "decay-steps", file);
-  c.adamw.beta1 = json_require<float>(j, "beta1", file);
-  c.adamw.beta2 = json_require<float>(j, "beta2", file);
-  c.adamw.eps = json_require<float>(j, "adam-eps", file);
-  c.adamw.weight_decay = json_require<float>(j, "weight-decay", file);
-  c.adamw.max_grad_norm = json_require<float>(j, "max-grad-norm", file);
+  c.adamw = read_adamw_fields(j, file);
   c.time.kind = parse_time_sampling(json_require<std::string>(j, "time-sampling", file));
   c.time.logit_mean = json_require<double>(j, "logit-mean", file);
   c.time.logit_std = json_require<double>(j, "logit-std", file);

@@ -19,6 +19,19 @@ namespace sv::train {
 enum class LrSchedule { Constant, Cosine, Linear };
 enum class Objective { FlowMatching, Dpo };
 
+// The learning rate of optimizer step `step` (0-based): a linear warm-up from
+// lr / warmup_steps, then `schedule` from lr down to lr_floor over
+// [max(decay_start, warmup_steps), decay_steps).
+double scheduled_learning_rate(LrSchedule schedule, double lr, double lr_floor, int64_t warmup_steps,
+                               int64_t decay_start, int64_t decay_steps, int64_t step);
+
+// AdamW's settings as config fields (option names: beta1, beta2, adam-eps,
+// weight-decay, max-grad-norm), shared by every trainer's config: range
+// checks (InputError naming the option), writing into and reading from JSON.
+void validate_adamw_settings(const AdamWSettings& adamw);
+void add_adamw_fields(nlohmann::json& j, const AdamWSettings& adamw);
+AdamWSettings read_adamw_fields(const nlohmann::json& j, const std::filesystem::path& file);
+
 struct TrainConfig {
   // What is trained on what.
   std::filesystem::path model, data;  // absolute

@@ -24,6 +24,7 @@
 #include "train/dataset.h"
 #include "train/dit_step.h"
 #include "train/metrics_log.h"
+#include "train/run_directory.h"
 #include "train/run_state.h"
 #include "train/sample_videos.h"
 #include "train/step_runner.h"
@@ -37,24 +38,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Half-written files of a killed run (checkpoints, metrics, loss.svg): only
-// ever our own temporaries, recognised by their prefix.
-void remove_temporaries(const fs::path& run_dir) {
-  for (const fs::path& dir : {run_dir, run_dir / "checkpoints"}) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().filename().string().starts_with(io::kTemporaryPrefix)) {
-        log_info("removing {}, left by an interrupted write", entry.path().string());
-        fs::remove(entry.path(), ec);
-      }
-    }
-  }
-}
 
 void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::path& model) {
   const DatasetHeader& h = data.header();
@@ -72,18 +55,12 @@ void check_dataset_fits(const Dataset& data, const DitConfig& dit, const fs::pat
 }
 
 
-
 void save_checkpoint(const CheckpointContents& state, const fs::path& run_dir, const MetricsLog& metrics) {
   fs::create_directories(run_dir / "checkpoints");
   const fs::path path = checkpoint_path(run_dir, state.progress.step);
   write_train_checkpoint(path, state);
   const TrainConfig& config = state.config;
-  // Keep the newest keep_checkpoints; never the one just written.
-  const auto all = list_checkpoints(run_dir);
-  for (size_t i = static_cast<size_t>(config.keep_checkpoints); i < all.size(); ++i) {
-    std::error_code ec;
-    fs::remove(all[i].second, ec);
-  }
+  prune_checkpoints(run_dir, config.keep_checkpoints);  // the newest is the one just written
   write_loss_svg(run_dir / "loss.svg", metrics.points());
   log_info("checkpoint {}", path.string());
 }
@@ -247,7 +224,7 @@ class TrainingLoop {
       record["ref_mse_w"] = finite_or_null(d.ref_mse_w);
       record["ref_mse_l"] = finite_or_null(d.ref_mse_l);
     }
-    const double wall = wall_seconds();
+    const double wall = unix_seconds();
     const int64_t done = s_.progress.step;
     if (s_.config.validate_every > 0 && (done % s_.config.validate_every == 0 || done == s_.config.steps)) {
       record["val_loss"] = runner_.validation_loss();

@@ -17,6 +17,7 @@ stepvideo_train_test(bad_input 180)       # about 4 s
 stepvideo_train_test(outputs 300)         # about 15 s
 stepvideo_train_test(kill_resume 600)     # about 45 s
 stepvideo_train_test(learns 900)          # about 4 min (1500 steps on one thread)
+stepvideo_train_test(vae_train 300)     # about 30 s
 stepvideo_train_test(cascade 600)         # the five-stage recipe on the tiny model
 stepvideo_train_test(make_dataset 180)    # about 10 s
 

@@ -47,6 +47,10 @@ Tensor conv3d_backward(const Tensor& input, const Tensor& weight, const Conv3dPa
                             memory::format_tag::ndhwc);
   const memory::desc dst_md({n, cout, out[1], out[2], out[3]}, memory::data_type::f32, memory::format_tag::ndhwc);
   const memory::desc w_md(kernel, memory::data_type::f32, memory::format_tag::oidhw);
+  // `any` weights: with plain oidhw weights oneDNN 2.x falls back to its
+  // reference kernels (measured ~100x slower on the VAE's shapes); the
+  // blocked layout its jit kernels choose costs one reorder each way.
+  const memory::desc w_any(kernel, memory::data_type::f32, memory::format_tag::any);
   const memory::desc b_md({cout}, memory::data_type::f32, memory::format_tag::x);
   const auto algo = dnnl::algorithm::convolution_direct;
   const memory::dims stride = dims3(params.stride), pad_l = dims3(params.pad_front), pad_r = dims3(params.pad_back);
@@ -55,28 +59,37 @@ Tensor conv3d_backward(const Tensor& input, const Tensor& weight, const Conv3dPa
     const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     dnnl::stream stream(engine);
     const dnnl::convolution_forward::primitive_desc hint(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_md, w_md, b_md, dst_md, stride,
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_md, w_any, b_md, dst_md, stride,
                                         pad_l, pad_r),
         engine);
     memory dst_mem(dst_md, engine, mut(diff_dst));
     {
       const dnnl::convolution_backward_data::primitive_desc pd(
-          dnnl::convolution_backward_data::desc(algo, src_md, w_md, dst_md, stride, pad_l, pad_r), engine, hint);
+          dnnl::convolution_backward_data::desc(algo, src_md, w_any, dst_md, stride, pad_l, pad_r), engine, hint);
+      memory user_w(w_md, engine, mut(w));
+      memory blocked_w = user_w;
+      if (pd.weights_desc() != w_md) {
+        blocked_w = memory(pd.weights_desc(), engine);
+        dnnl::reorder(user_w, blocked_w).execute(stream, user_w, blocked_w);
+      }
       dnnl::convolution_backward_data(pd).execute(
           stream, {{DNNL_ARG_DIFF_DST, dst_mem},
-                   {DNNL_ARG_WEIGHTS, memory(w_md, engine, mut(w))},
+                   {DNNL_ARG_WEIGHTS, blocked_w},
                    {DNNL_ARG_DIFF_SRC, memory(src_md, engine, mut(dsrc))}});
     }
     if (dweight || dbias) {
       Tensor dw = Tensor::zeros(weight.shape(), DType::F32), db = Tensor::zeros(Shape{cout}, DType::F32);
       const dnnl::convolution_backward_weights::primitive_desc pd(
-          dnnl::convolution_backward_weights::desc(algo, src_md, w_md, b_md, dst_md, stride, pad_l, pad_r), engine,
+          dnnl::convolution_backward_weights::desc(algo, src_md, w_any, b_md, dst_md, stride, pad_l, pad_r), engine,
           hint);
+      memory user_dw(w_md, engine, mut(dw));
+      memory blocked_dw = pd.diff_weights_desc() == w_md ? user_dw : memory(pd.diff_weights_desc(), engine);
       dnnl::convolution_backward_weights(pd).execute(
           stream, {{DNNL_ARG_SRC, memory(src_md, engine, mut(src))},
                    {DNNL_ARG_DIFF_DST, dst_mem},
-                   {DNNL_ARG_DIFF_WEIGHTS, memory(w_md, engine, mut(dw))},
+                   {DNNL_ARG_DIFF_WEIGHTS, blocked_dw},
                    {DNNL_ARG_DIFF_BIAS, memory(b_md, engine, mut(db))}});
+      if (blocked_dw != user_dw) dnnl::reorder(blocked_dw, user_dw).execute(stream, blocked_dw, user_dw);
       stream.wait();
       add_into(dweight, dw, "weight gradient", weight.shape());
       add_into(dbias, db, "bias gradient", Shape{cout});

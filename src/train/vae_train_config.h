@@ -1,0 +1,52 @@
+// Everything that defines a Video-VAE training run (`stepvideo train
+// --component vae`, README "Training the Video-VAE"), recorded in the run
+// directory and in every checkpoint. As for the DiT's runs, a resumed run may
+// change only how long it runs and how it reports.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "train/adamw.h"
+#include "train/train_config.h"
+
+namespace sv::train {
+
+struct VaeTrainConfig {
+  std::filesystem::path model;  // base model directory (its vae/ is trained), absolute
+  std::filesystem::path data;   // a media manifest (encode-dataset's input: videos and images), absolute
+  uint64_t seed = 0;
+  int64_t batch_size = 4;
+  // Clips: the first `frames` frames of each video (a whole VAE chunk: 17,
+  // or 9), scaled and centre-cropped to height x width as encode-dataset
+  // does; images train as 1-frame clips.
+  int64_t height = 64, width = 64, frames = 17;
+  // The fraction of steps that train on a batch of images; < 0: batches as
+  // the data's kinds fall.
+  double image_share = -1.0;
+  double kl_weight = 1e-3;  // train/vae_step.h
+  double lr = 1e-4, lr_floor = 0.0;
+  LrSchedule lr_schedule = LrSchedule::Constant;
+  int64_t warmup_steps = 0;
+  AdamWSettings adamw;
+  int64_t max_bad_steps = 5;
+  // Run length and reporting (may change on resume).
+  int64_t steps = 1000;
+  int64_t checkpoint_every = 100, keep_checkpoints = 3, log_every = 10;
+
+  double learning_rate(int64_t step) const {
+    return scheduled_learning_rate(lr_schedule, lr, lr_floor, warmup_steps, 0, steps, step);
+  }
+  // InputError naming the option that is out of range.
+  void validate() const;
+  nlohmann::json to_json() const;
+  static VaeTrainConfig from_json(const nlohmann::json& j, const std::filesystem::path& file);
+  // The computation-defining fields (option names) whose values differ.
+  std::vector<std::string> computation_differences(const VaeTrainConfig& other) const;
+};
+
+}  // namespace sv::train
