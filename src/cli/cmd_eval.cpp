@@ -15,7 +15,10 @@
 #include "cli/exit_codes.h"
 #include "cli/options.h"
 #include "core/log.h"
+#include "io/durable_file.h"
 #include "io/json_file.h"
+#include "jobs/journal.h"
+#include "label/candidates.h"
 #include "io/video_reader.h"
 #include "io/video_writer.h"
 #include "models/dit/dit_model.h"
@@ -23,8 +26,11 @@
 #include "models/model_sampling.h"
 #include "parallel/mpi_groups.h"
 #include "shapes/shapes_eval.h"
+#include "stages/decode_stage.h"
 #include "stages/generation_pipeline.h"
 #include "stages/write_stage.h"
+#include "train/clip_preprocess.h"
+#include "train/preference_judgements.h"
 
 namespace sv::cli {
 
@@ -40,8 +46,20 @@ struct EvalRequest {
   DenoiseOptions denoise;
 };
 
-// The cases of a make-dataset directory's truth.jsonl, and its clips judged.
-std::vector<shapes::JudgedClip> judge_truth(const fs::path& truth, std::vector<shapes::EvalCase>& cases) {
+// A clip through the VAE and back: its latents' mean decoded.
+Tensor round_trip(const VaeModel& vae, const Tensor& rgb) {
+  const train::ClipGeometry geometry{rgb.dim(1), rgb.dim(2), rgb.dim(0), 1};
+  const Tensor video = rgb.dim(0) == 1 ? train::prepare_still(rgb, geometry, 1)
+                                       : train::prepare_clip(rgb, geometry, "a truth clip");
+  const DiagonalGaussian posterior = DiagonalGaussian::from_parameters(vae.encode_parameters(video));
+  return DecodeStage(vae, VaeDecodeOptions{}).run(posterior.mean);
+}
+
+// The cases of a make-dataset directory's truth.jsonl, and its clips judged
+// (through the VAE and back when one is given).
+std::vector<shapes::JudgedClip> judge_truth(const fs::path& truth, const VaeModel* vae, const std::string& out,
+                                            std::vector<shapes::EvalCase>& cases) {
+  if (!out.empty()) fs::create_directories(out);
   std::ifstream in(truth);
   SV_CHECK_AS(InputError, in.good(), "{}: cannot read (give make-dataset's truth.jsonl)", truth.string());
   std::vector<shapes::JudgedClip> judged;
@@ -54,7 +72,10 @@ std::vector<shapes::JudgedClip> judge_truth(const fs::path& truth, std::vector<s
                          shapes::parse_form(row.at("shape")), shapes::parse_motion(row.at("motion")),
                          row.at("language") == "zh" ? shapes::Language::Chinese : shapes::Language::English,
                          row.at("caption").get<std::string>(), 0};
-      judged.push_back(shapes::judge(io::read_video(truth.parent_path() / row.at("file").get<std::string>())));
+      const Tensor rgb = io::read_video(truth.parent_path() / row.at("file").get<std::string>());
+      const Tensor seen = vae ? round_trip(*vae, rgb) : rgb;
+      judged.push_back(shapes::judge(seen));
+      if (!out.empty()) io::write_video(fs::path(out) / (c.id + ".mp4"), seen, {.fps = 8});
       cases.push_back(std::move(c));
     } catch (const json::exception& e) {
       throw InputError(fmt::format("{}:{}: not a truth line: {}", truth.string(), line, e.what()));
@@ -96,6 +117,57 @@ std::vector<shapes::JudgedClip> judge_model(const EvalRequest& r, const std::vec
   return judged;
 }
 
+// How many of colour, shape and motion a judged clip shows as asked (0 when
+// no shape was found at all).
+int attributes_right(const shapes::ParsedCaption& asked, const shapes::JudgedClip& j) {
+  if (!j.found) return 0;
+  return int(j.colour == asked.colour) + int(j.form == asked.form) + int(j.motion == asked.motion);
+}
+
+// Video-DPO pairs without people: every candidate of a `run
+// --samples-per-prompt` directory judged, and every pair of one prompt's
+// candidates decided by the judge (more attributes right: preferred; as
+// many: a tie), written as `label`'s judgement log so encode-dataset takes it.
+void judge_candidates(const fs::path& run_dir, const fs::path& pairs_out) {
+  refuse_existing_outputs({pairs_out}, false);
+  const label::CandidateSet set = label::read_candidates(run_dir);
+  std::vector<int> right(set.candidates.size());
+  double total = 0;
+  for (size_t i = 0; i < set.candidates.size(); ++i) {
+    const label::Candidate& c = set.candidates[i];
+    const std::optional<shapes::ParsedCaption> asked = shapes::parse_caption(c.prompt);
+    SV_CHECK_AS(InputError, asked.has_value(), "{}: \"{}\" is not a caption of the shapes world (README)",
+                c.video.string(), c.prompt);
+    right[i] = attributes_right(*asked, shapes::judge(io::read_video(c.video)));
+    total += right[i];
+  }
+  std::string lines;
+  int64_t preferred = 0, ties = 0;
+  for (const label::CandidatePair& p : set.pairs) {
+    const label::Candidate& a = set.candidates[p.left];
+    const label::Candidate& b = set.candidates[p.right];
+    train::Judgement g;
+    g.pair_id = p.id;
+    g.prompt = a.prompt;
+    g.left = a.video.string();
+    g.right = b.video.string();
+    g.time = jobs::utc_now();
+    const int ra = right[p.left], rb = right[p.right];
+    g.verdict = ra == rb ? train::Verdict::Tie : train::Verdict::Preferred;
+    if (ra != rb) {
+      g.chosen = ra > rb ? g.left : g.right;
+      g.rejected = ra > rb ? g.right : g.left;
+    }
+    ++(ra == rb ? ties : preferred);
+    lines += train::judgement_record(g).dump() + "\n";
+  }
+  io::write_text_atomic(pairs_out, lines);
+  log_info("judged {} candidates of {} prompts: {:.2f} of 3 attributes right on average; {} pairs preferred, {} ties "
+           "-> {}",
+           set.candidates.size(), set.prompts, total / static_cast<double>(set.candidates.size()), preferred, ties,
+           pairs_out.string());
+}
+
 void print_scores(const shapes::EvalScores& s) {
   std::cout << fmt::format("{:<9} {:>6} {:>7} {:>7} {:>7} {:>7}\n", "language", "clips", "colour", "shape", "motion",
                            "all");
@@ -115,16 +187,23 @@ int cmd_eval(const Args& args, const Context& context) {
   r.denoise.time_shift = 3.0f;
   po::options_description opts(
       "stepvideo eval shapes --model DIR [--seeds 2] [--out DIR] [--report FILE.json]\n"
-      "stepvideo eval shapes --truth DATASET/truth.jsonl [--report FILE.json]\n\n"
+      "stepvideo eval shapes --truth DATASET/truth.jsonl [--model DIR] [--report FILE.json]\n"
+      "stepvideo eval shapes --candidates RUN_DIR --pairs PAIRS.jsonl\n\n"
       "Prompt adherence in the shapes world (README \"The shapes world\"): a clip for every held-out\n"
       "colour x shape x motion combination (never in make-dataset's output) in English and Chinese, in\n"
       "the canonical caption form, per seed; a programmatic judge reads colour, shape and motion back;\n"
       "prints the accuracy per language. A model's sampling.json sets the defaults of the sampling options.\n"
-      "--truth judges a dataset's own clips against their truth");
+      "--truth judges a dataset's own clips against their truth; with --model, each clip after a round\n"
+      "trip through the model's Video-VAE (its latents' mean decoded): how much the VAE keeps.\n"
+      "--candidates judges the videos of `run --samples-per-prompt` (prompts from the grammar) and writes\n"
+      "every pair of one prompt's candidates to --pairs as `label` would (more of colour, shape and motion\n"
+      "right: preferred; as many: a tie): Video-DPO pairs for encode-dataset without people");
   opts.add_options()("model", po::value(&r.model), "model directory to evaluate")(
       "truth", po::value(&r.truth), "judge make-dataset's clips listed in this truth.jsonl instead")(
+      "candidates", po::value<std::string>(), "judge a `run --samples-per-prompt` directory's candidates")(
+      "pairs", po::value<std::string>(), "with --candidates: the judgement log to write (label's format)")(
       "seeds", po::value(&r.seeds)->default_value(r.seeds), "clips per caption (seeds 0..N-1)")(
-      "out", po::value(&r.out), "also write every clip here (<case>.mp4)")(
+      "out", po::value(&r.out), "also write every clip here (<case>.mp4; with --truth and --model, the round trips)")(
       "report", po::value(&r.report), "write the cases, judgements and scores as JSON")(
       "frames", po::value(&r.frames)->default_value(r.frames), "frames per clip")(
       "height", po::value(&r.height)->default_value(r.height), "clip height")(
@@ -139,8 +218,15 @@ int cmd_eval(const Args& args, const Context& context) {
   const ParsedOptions parsed = parse_options(args, opts, hidden, positional);
   if (parsed.help) return kExitOk;
   if (world != "shapes") throw po::error("eval: the only world is 'shapes' (eval shapes --model DIR)");
-  if (r.model.empty() == r.truth.empty()) throw po::error("give exactly one of --model and --truth");
-  if (!r.model.empty()) {
+  if (parsed.vm.count("candidates") || parsed.vm.count("pairs")) {
+    if (!parsed.vm.count("candidates") || !parsed.vm.count("pairs") || !r.model.empty() || !r.truth.empty()) {
+      throw po::error("--candidates and --pairs go together, without --model or --truth");
+    }
+    judge_candidates(parsed.vm["candidates"].as<std::string>(), parsed.vm["pairs"].as<std::string>());
+    return kExitOk;
+  }
+  if (r.model.empty() && r.truth.empty()) throw po::error("give --model, --truth, or both (a VAE round trip)");
+  if (!r.model.empty() && r.truth.empty()) {
     // A model judged with its own sampling defaults unless told otherwise.
     const ModelSampling own = ModelSampling::read(r.model);
     const po::variables_map& vm = parsed.vm;
@@ -163,7 +249,12 @@ int cmd_eval(const Args& args, const Context& context) {
   std::vector<shapes::EvalCase> cases;
   std::vector<shapes::JudgedClip> judged;
   if (!r.truth.empty()) {
-    judged = judge_truth(r.truth, cases);
+    std::unique_ptr<VaeModel> vae;
+    if (!r.model.empty()) {
+      check_vae_files(r.model);
+      vae = load_vae(r.model, VaeParts::Both);
+    }
+    judged = judge_truth(r.truth, vae.get(), r.out, cases);
   } else {
     cases = shapes::held_out_cases(r.seeds);
     judged = judge_model(r, cases, context);
@@ -173,6 +264,7 @@ int cmd_eval(const Args& args, const Context& context) {
   print_scores(scores);
   if (!r.report.empty()) {
     json report{{"source", r.truth.empty() ? r.model : r.truth}, {"scores", scores.to_json()}, {"clips", json::array()}};
+    if (!r.truth.empty() && !r.model.empty()) report["through_vae"] = r.model;
     if (r.truth.empty()) {
       report["sampling"] = {{"steps", r.denoise.steps}, {"cfg_scale", r.denoise.cfg_scale},
                             {"time_shift", r.denoise.time_shift}, {"frames", r.frames}, {"height", r.height},

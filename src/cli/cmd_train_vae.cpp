@@ -26,7 +26,8 @@ int cmd_train_vae(const Args& args, const Context& context) {
       "Trains the Video-VAE (encoder and decoder) of a model directory on the videos and images of a\n"
       "media manifest (the JSONL encode-dataset takes; `make-dataset` writes one): each item one whole\n"
       "VAE chunk (--frames) scaled and centre-cropped to --height x --width, images as 1-frame clips.\n"
-      "Loss: mean |reconstruction - input| + --kl-weight x the mean KL of the latents to N(0, 1).\n"
+      "Loss: mean |reconstruction - input| + --l2-weight x their mean squared difference + --kl-weight x\n"
+      "the mean KL of the latents to N(0, 1).\n"
       "RUN_DIR gets checkpoints/step-N.h5, metrics.jsonl (loss, l1, kl, psnr), tensorboard/, loss.svg and\n"
       "config.json; the same command again resumes. `stepvideo export --checkpoint` makes a model\n"
       "directory with the trained VAE. Exit: 0 done, 75 stopped by SIGTERM/SIGUSR1 (checkpoint written).\n"
@@ -45,6 +46,11 @@ int cmd_train_vae(const Args& args, const Context& context) {
       "the fraction of steps that train on a batch of images (1-frame clips); default: as the data falls")(
       "kl-weight", po::value(&c.kl_weight)->default_value(c.kl_weight),
       "weight of the mean KL per latent value against the mean L1 per pixel value")(
+      "l2-weight", po::value(&c.l2_weight)->default_value(c.l2_weight),
+      "weight of the mean squared error per pixel value (0: L1 alone)")(
+      "init-logvar", po::value<double>(),
+      "a fresh run: set the log-variance half of the encoder's output bias to this (e.g. -6: a nearly\n"
+      "deterministic start, so the decoder can read the latents from the first steps); default: unchanged")(
       "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate")(
       "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (to --lr-floor)")(
       "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(
@@ -67,6 +73,7 @@ int cmd_train_vae(const Args& args, const Context& context) {
   SV_CHECK_AS(NotSupported, context.mpi.world_size() == 1,
               "train --component vae runs in one process ({} ranks were started); run it without mpirun",
               context.mpi.world_size());
+  if (parsed.vm.count("init-logvar")) c.init_logvar = parsed.vm["init-logvar"].as<double>();
   c.lr_schedule = as_usage_error([&] { return train::parse_lr_schedule(schedule); });
   c.image_share = parse_image_share(image_share);
   c.model = fs::absolute(model).lexically_normal();

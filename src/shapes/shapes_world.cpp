@@ -1,5 +1,7 @@
 #include "shapes/shapes_world.h"
 
+#include <map>
+
 #include <cmath>
 
 #include "core/error.h"
@@ -199,6 +201,26 @@ std::vector<std::string> grammar_sentences() {
     }
   }
   return out;
+}
+
+std::optional<ParsedCaption> parse_caption(const std::string& text) {
+  static const std::map<std::string, ParsedCaption> kAll = [] {
+    std::map<std::string, ParsedCaption> all;
+    for (Language l : {Language::English, Language::Chinese}) {
+      for (Colour c : kColours) {
+        for (Form f : kForms) {
+          for (Motion m : kMotions) {
+            const int n = m == Motion::Still ? kStillTemplates : kMovingTemplates;
+            for (int t = 0; t < n; ++t) all.emplace(caption(Scene{c, f, m}, l, t), ParsedCaption{c, f, m, l});
+          }
+        }
+      }
+    }
+    return all;
+  }();
+  const auto it = kAll.find(text);
+  if (it == kAll.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<std::string> templates(Language language) {

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,17 @@ std::vector<std::string> templates(Language language);
 // Every caption the templates can make (every colour, shape and motion, both
 // languages): what the tiny preset's tokenizers are built to cover.
 std::vector<std::string> grammar_sentences();
+
+// The scene a caption of the grammar describes (its colour, shape, motion
+// and language); nullopt for any other text. Exact match, as the templates
+// write them.
+struct ParsedCaption {
+  Colour colour = Colour::Red;
+  Form form = Form::Circle;
+  Motion motion = Motion::Still;
+  Language language = Language::English;
+};
+std::optional<ParsedCaption> parse_caption(const std::string& text);
 
 // Combinations kept out of training for evaluation (moving ones only; every
 // colour, shape and motion still appears in training on its own).

@@ -41,7 +41,8 @@ double AdamW::global_norm(std::span<const ParameterGradient> params) {
   for (const ParameterGradient& pg : params) {
     check_gradient(pg);
     const float* g = pg.gradient.data<float>();
-    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
+    const int64_t n = pg.gradient.numel();
+    for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(g[i]) * g[i];
   }
   return std::sqrt(sum_sq);
 }

@@ -20,7 +20,8 @@ DitStepResult dit_flow_matching_step(const DitModel& model, const DitBatch& batc
   result.loss = loss.loss;
   if (weight != 1.0) {
     float* g = loss.gradient.data<float>();
-    for (int64_t i = 0; i < loss.gradient.numel(); ++i) g[i] = static_cast<float>(g[i] * weight);
+    const int64_t n = loss.gradient.numel();
+    for (int64_t i = 0; i < n; ++i) g[i] = static_cast<float>(g[i] * weight);
   }
   pass.backward(loss.gradient, grads);
   return result;
@@ -66,7 +67,8 @@ double global_grad_norm(std::span<const ParameterGradient> list, Communicator& t
   for (const ParameterGradient& pg : list) {
     double sum_sq = 0.0;
     const float* g = pg.gradient.data<float>();
-    for (int64_t i = 0; i < pg.gradient.numel(); ++i) sum_sq += static_cast<double>(g[i]) * g[i];
+    const int64_t n = pg.gradient.numel();
+    for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(g[i]) * g[i];
     squares.add(*pg.parameter, sum_sq);
   }
   return global_grad_norm(squares, tp, pp);

@@ -49,11 +49,17 @@ void forward(const VaeModel& model, const Tensor& video, const Tensor& noise, co
   const Tensor x_tensor = video.contiguous();
   const float* x = x_tensor.data<float>();
   const float* r = f.result.reconstruction.data<float>();
-  double l1 = 0.0;
-  for (int64_t i = 0; i < video.numel(); ++i) l1 += std::fabs(double(r[i]) - x[i]);
-  f.result.l1 = l1 / static_cast<double>(video.numel());
+  double l1 = 0.0, sq = 0.0;
+  const int64_t values = video.numel();
+  for (int64_t i = 0; i < values; ++i) {
+    const double d = double(r[i]) - x[i];
+    l1 += std::fabs(d);
+    sq += d * d;
+  }
+  f.result.l1 = l1 / static_cast<double>(values);
+  f.result.mse = sq / static_cast<double>(values);
   f.result.kl = kl / static_cast<double>(positions * z);
-  f.result.loss = f.result.l1 + weights.kl * f.result.kl;
+  f.result.loss = f.result.l1 + weights.l2 * f.result.mse + weights.kl * f.result.kl;
 }
 
 }  // namespace
@@ -70,13 +76,17 @@ VaeStepResult vae_reconstruction_step(const VaeModel& model, const Tensor& video
   Forward f;
   forward(model, video, noise, weights, f);
   const int64_t z = model.config().z_channels;
-  // d L1 / d x_hat = sign(x_hat - x) / N (0 where they are equal, as torch's).
+  // d L1 / d x_hat = sign(x_hat - x) / N (0 where they are equal, as torch's);
+  // d MSE / d x_hat = 2 (x_hat - x) / N.
   const Tensor x = video.contiguous();
   Tensor drec = Tensor::empty(x.shape(), DType::F32);
-  const auto l1_scale = static_cast<float>(weight / static_cast<double>(x.numel()));
-  for (int64_t i = 0; i < x.numel(); ++i) {
+  const double per_value = weight / static_cast<double>(x.numel());
+  const auto l1_scale = static_cast<float>(per_value);
+  const auto l2_scale = static_cast<float>(2.0 * weights.l2 * per_value);
+  const int64_t values = x.numel();
+  for (int64_t i = 0; i < values; ++i) {
     const float diff = f.result.reconstruction.data<float>()[i] - x.data<float>()[i];
-    drec.data<float>()[i] = diff > 0 ? l1_scale : diff < 0 ? -l1_scale : 0.0f;
+    drec.data<float>()[i] = (diff > 0 ? l1_scale : diff < 0 ? -l1_scale : 0.0f) + l2_scale * diff;
   }
   const Tensor dsample = model.decoder().backward(drec, f.decoder, grads);
   // sample = mean + exp(logvar / 2) e; KL' = (mean, (exp(logvar) - 1) / 2) per element.

@@ -20,6 +20,8 @@ void VaeTrainConfig::validate() const {
           "--height and --width must be multiples of 16");
   require(image_share <= 1, "--image-share must be in [0, 1] (the fraction of image batches)");
   require(std::isfinite(kl_weight) && kl_weight >= 0, "--kl-weight must be >= 0");
+  require(std::isfinite(l2_weight) && l2_weight >= 0, "--l2-weight must be >= 0");
+  require(std::isnan(init_logvar) || (init_logvar >= -30 && init_logvar <= 20), "--init-logvar must be in [-30, 20]");
   require(std::isfinite(lr) && lr > 0, "--lr must be a finite number above 0");
   require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
   require(warmup_steps >= 0, "--warmup-steps must be >= 0");
@@ -42,6 +44,8 @@ json computation_fields(const VaeTrainConfig& c) {
               {"frames", c.frames},
               {"image-share", c.image_share},
               {"kl-weight", c.kl_weight},
+              {"l2-weight", c.l2_weight},
+              {"init-logvar", std::isnan(c.init_logvar) ? json(nullptr) : json(c.init_logvar)},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
               {"lr-schedule", lr_schedule_name(c.lr_schedule)},
@@ -77,6 +81,9 @@ VaeTrainConfig VaeTrainConfig::from_json(const json& j, const std::filesystem::p
   c.frames = json_require<int64_t>(j, "frames", file);
   c.image_share = json_require<double>(j, "image-share", file);
   c.kl_weight = json_require<double>(j, "kl-weight", file);
+  c.l2_weight = j.value("l2-weight", 0.0);  // absent in the first VAE runs: L1 alone
+  const json init = j.value("init-logvar", json(nullptr));
+  c.init_logvar = init.is_number() ? init.get<double>() : std::numeric_limits<double>::quiet_NaN();
   c.lr = json_require<double>(j, "lr", file);
   c.lr_floor = json_require<double>(j, "lr-floor", file);
   c.lr_schedule = parse_lr_schedule(json_require<std::string>(j, "lr-schedule", file));

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ struct VaeTrainConfig {
   // the data's kinds fall.
   double image_share = -1.0;
   double kl_weight = 1e-3;  // train/vae_step.h
+  double l2_weight = 0.0;
+  // A fresh run from an untrained VAE: the log-variance half of the
+  // encoder's output bias (encoder.conv_out.conv.bias) is set to this, so the
+  // posterior starts nearly deterministic (std exp(x / 2)); NaN: the weights
+  // as they are. Measured: from a random VAE with the sampling noise as large
+  // as the latents, the decoder learned to draw the background only.
+  double init_logvar = std::numeric_limits<double>::quiet_NaN();
   double lr = 1e-4, lr_floor = 0.0;
   LrSchedule lr_schedule = LrSchedule::Constant;
   int64_t warmup_steps = 0;

@@ -104,6 +104,17 @@ VaeCheckpointState parse_state(const json& state, const fs::path& path) {
   return s;
 }
 
+// The encoder's output is the posterior's [mean, logvar] channels (double_z).
+void set_initial_logvar(VaeModel& model, double logvar) {
+  const VaeConfig& config = model.config();
+  SV_CHECK_AS(InputError, config.encoder.double_z, "--init-logvar: this VAE's encoder has no log-variance output");
+  const Parameter* bias = model.registry().find("encoder.conv_out.conv.bias");
+  SV_CHECK(bias != nullptr && bias->value.numel() == 2 * config.z_channels, "encoder.conv_out.conv.bias not found");
+  float* b = bias->value.data<float>();
+  for (int64_t c = config.z_channels; c < 2 * config.z_channels; ++c) b[c] = static_cast<float>(logvar);
+  log_info("the posterior starts with log-variance bias {} (--init-logvar)", logvar);
+}
+
 struct VaeRun {
   std::unique_ptr<VaeModel> model;
   std::unique_ptr<AdamW> adamw;
@@ -153,6 +164,7 @@ VaeRun start_or_resume(const VaeTrainerOptions& o) {
     log_info("resuming {} at step {} of {}", o.run_dir.string(), run.state.step, run.state.config.steps);
     return run;
   }
+  if (!std::isnan(o.config.init_logvar)) set_initial_logvar(*run.model, o.config.init_logvar);
   return run;
 }
 
@@ -200,7 +212,7 @@ class VaeTrainingLoop {
     grads_.zero();
     const std::vector<int64_t> batch = plan_.batch(step);
     const double share = 1.0 / static_cast<double>(batch.size());
-    const VaeLossWeights weights{c.kl_weight};
+    const VaeLossWeights weights{c.kl_weight, c.l2_weight};
     double mse = 0.0;
     for (size_t j = 0; j < batch.size(); ++j) {
       const Tensor clip = load_clip(items_[static_cast<size_t>(batch[j])], c);
@@ -211,7 +223,7 @@ class VaeTrainingLoop {
       m.loss += share * r.loss;
       m.l1 += share * r.l1;
       m.kl += share * r.kl;
-      mse += share * mean_squared_error(r.reconstruction, clip);
+      mse += share * r.mse;
     }
     m.psnr = 10.0 * std::log10(4.0 / std::max(mse, 1e-12));  // peak-to-peak 2 in [-1, 1]
     const std::vector<ParameterGradient> list = parameter_gradients(model.registry(), grads_);
@@ -235,16 +247,6 @@ class VaeTrainingLoop {
       m.clipped = run_.adamw->step(list, static_cast<float>(m.lr), m.grad_norm).clipped;
     }
     s.step = step + 1;
-  }
-
-  static double mean_squared_error(const Tensor& a, const Tensor& b) {
-    const Tensor ca = a.contiguous(), cb = b.contiguous();
-    double sum = 0.0;
-    for (int64_t i = 0; i < ca.numel(); ++i) {
-      const double d = double(ca.data<float>()[i]) - cb.data<float>()[i];
-      sum += d * d;
-    }
-    return sum / static_cast<double>(ca.numel());
   }
 
   void report(int64_t step, const VaeStepMetrics& m) {

@@ -35,11 +35,11 @@ set_tests_properties(cli.inspect_good PROPERTIES FIXTURES_REQUIRED bad_inputs LA
 set(TINY_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_model)
 stepvideo_cli_test(init_model_unknown_preset bad_inputs 2 "unknown preset 'nope'.*presets: tiny"
   init-model --preset nope --out ${BAD}/unused-model)
-add_test(NAME cli.init_model_tiny COMMAND ${SV} init-model --preset tiny --out ${TINY_MODEL} --force)
+add_test(NAME cli.init_model_tiny COMMAND ${SV} init-model --preset tiny-random --out ${TINY_MODEL} --force)
 set_tests_properties(cli.init_model_tiny PROPERTIES FIXTURES_SETUP tiny_model LABELS cli
-  PASS_REGULAR_EXPRESSION "wrote .*tiny_model \\(preset tiny, seed 0\\): 16 files")
+  PASS_REGULAR_EXPRESSION "wrote .*tiny_model \\(preset tiny-random, seed 0\\): 16 files")
 stepvideo_cli_test(init_model_not_empty tiny_model 5 "tiny_model: directory exists and is not empty.*--force"
-  init-model --preset tiny --out ${TINY_MODEL})
+  init-model --preset tiny-random --out ${TINY_MODEL})
 
 # End-to-end generation on the bundled tiny model.
 add_test(NAME cli.generate_tiny COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_test.sh ${SV}

@@ -24,16 +24,16 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 # Row 1: init-model --force replaces only a directory it wrote.
 mkdir u && echo x >u/thesis.txt
-refuse 5 "u: not a model directory written by init-model" "$sv" init-model --preset tiny --force --out u
+refuse 5 "u: not a model directory written by init-model" "$sv" init-model --preset tiny-random --force --out u
 [[ $(cat u/thesis.txt 2>/dev/null) == x ]] || fail "init-model --force touched u/thesis.txt"
-ok "$sv" init-model --preset tiny --out m
+ok "$sv" init-model --preset tiny-random --out m
 [[ -f m/stepvideo-init-model.json ]] || fail "init-model wrote no marker"
-ok "$sv" init-model --preset tiny --force --seed 1 --out m
+ok "$sv" init-model --preset tiny-random --force --seed 1 --out m
 echo mine >m/notes.txt
-refuse 5 "m: holds 1 file\(s\) init-model did not write \(notes.txt\)" "$sv" init-model --preset tiny --force --out m
+refuse 5 "m: holds 1 file\(s\) init-model did not write \(notes.txt\)" "$sv" init-model --preset tiny-random --force --out m
 [[ -f m/notes.txt ]] || fail "init-model --force removed m/notes.txt"
 rm m/notes.txt
-mkdir empty && ok "$sv" init-model --preset tiny --out empty
+mkdir empty && ok "$sv" init-model --preset tiny-random --out empty
 
 # Row 2: generate never replaces a video or a sidecar silently.
 ok "$sv" generate --model m --prompt "a red kite" "${S[@]}" --out g.mp4

@@ -68,8 +68,15 @@ jq -e '(.clips | length) == 20 and ([.clips[] | .prompt] | unique | length) == 2
        and ([.clips[] | select(.id | endswith("-zh-s0"))] | length) == 10' "$WORK/model-report.json" >/dev/null ||
   fail "eval report: $(jq -c .scores "$WORK/model-report.json")"
 expect_video "$WORK/eval-clips/$(jq -r '.clips[0].id' "$WORK/model-report.json").mp4" 17
-run_rc rc "$SV" eval shapes --model "$MODEL" --truth "$WORK/a/truth.jsonl" 2>"$WORK/err"
-[[ $rc == 2 ]] || fail "eval with --model and --truth: exit $rc"
+# --truth with --model: every clip through the model's VAE and back (the random VAE keeps little).
+"$SV" eval shapes --model "$MODEL" --truth "$WORK/a/truth.jsonl" --out "$WORK/round-trips" \
+  --report "$WORK/round-trip.json" >"$WORK/rt.out" 2>"$WORK/rt.err" || { cat "$WORK/rt.err"; fail "VAE round trip"; }
+jq -e --arg m "$MODEL" '.through_vae == $m and .scores.overall.clips == 36' "$WORK/round-trip.json" >/dev/null ||
+  fail "round-trip report: $(jq -c '{through_vae, scores}' "$WORK/round-trip.json")"
+expect_video "$WORK/round-trips/clip-00000.mp4" 17
+expect_video "$WORK/round-trips/still-00000.mp4" 1
+run_rc rc "$SV" eval shapes --candidates "$WORK/a" 2>"$WORK/err"
+[[ $rc == 2 ]] || fail "--candidates without --pairs: exit $rc"
 run_rc rc "$SV" eval shapes --model "$MODEL" --report "$WORK/model-report.json" 2>"$WORK/err"
 [[ $rc == 5 ]] || fail "eval over an existing report: exit $rc"
 note "eval shapes: the judge reads the world's clips 100 % right; a model's 20 held-out clips scored"

@@ -35,7 +35,7 @@ fs::path scratch(const std::string& name) {
 
 fs::path write_tiny(const std::string& name, uint64_t seed) {
   const fs::path dir = scratch(name);
-  presets::init_model_directory(*presets::find_model_preset("tiny"), dir,
+  presets::init_model_directory(*presets::find_model_preset("tiny-random"), dir,
                                 presets::InitModelOptions{.seed = seed, .force = true});
   return dir;
 }
@@ -183,11 +183,11 @@ TEST(InitModel, SameSeedSameBytesOtherSeedOtherWeights) {
 
 TEST(InitModel, ForceReplacesOnlyAModelItWroteAndNothingElse) {
   EXPECT_EQ(presets::find_model_preset("nope"), nullptr);
-  EXPECT_EQ(presets::model_preset_names(), "tiny");
+  EXPECT_EQ(presets::model_preset_names(), "tiny, tiny-random");
   const fs::path dir = scratch("occupied");
   fs::create_directories(dir);
   std::ofstream(dir / "keep.txt") << "mine";
-  const presets::ModelPreset& tiny = *presets::find_model_preset("tiny");
+  const presets::ModelPreset& tiny = *presets::find_model_preset("tiny-random");
   EXPECT_THROW(presets::init_model_directory(tiny, dir, {}), InputError);
   // Not a model init-model wrote: --force must not empty it either.
   EXPECT_THROW(presets::init_model_directory(tiny, dir, presets::InitModelOptions{.seed = 0, .force = true}),

@@ -210,13 +210,13 @@ TEST_F(VaeTraining, EncoderGradientsMatchCentralDifferences) {
 // which the wider tolerance covers (a wrong factor anywhere is off by O(1)).
 TEST_F(VaeTraining, WholeStepMatchesCentralDifferences) {
   const Tensor noise = random_tensor(Shape{1, 2, 2, 2, 4}, 16);
-  const train::VaeLossWeights weights{0.5};  // large, so the KL's gradient is checked too
+  const train::VaeLossWeights weights{0.5, 2.0};  // large, so the KL's and L2's gradients are checked too
   Gradients grads;
   const train::VaeStepResult step = train::vae_reconstruction_step(model, video, noise, weights, grads);
   const train::VaeStepResult again = train::vae_reconstruction_loss(model, video, noise, weights);
   EXPECT_EQ(step.loss, again.loss);
   EXPECT_GT(step.kl, 0.0);
-  EXPECT_NEAR(step.loss, step.l1 + 0.5 * step.kl, 1e-12);
+  EXPECT_NEAR(step.loss, step.l1 + 2.0 * step.mse + 0.5 * step.kl, 1e-12);
   ASSERT_EQ(grads.size(), model.registry().parameters().size());
   const auto loss = [&] { return train::vae_reconstruction_loss(model, video, noise, weights).loss; };
   uint64_t seed = 40;

@@ -26,7 +26,8 @@ void add_into(Tensor* to, const Tensor& from, const char* what, const Shape& sha
            to->defined() ? to->describe() : std::string("undefined"));
   float* t = to->data<float>();
   const float* f = from.data<float>();
-  for (int64_t i = 0; i < from.numel(); ++i) t[i] += f[i];
+  const int64_t n = from.numel();
+  for (int64_t i = 0; i < n; ++i) t[i] += f[i];
 }
 
 }  // namespace

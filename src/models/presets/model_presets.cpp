@@ -18,7 +18,10 @@ namespace fs = std::filesystem;
 
 const std::vector<ModelPreset>& model_presets() {
   static const std::vector<ModelPreset> presets = {
-      {"tiny", "untrained 2-layer DiT, tiny VAE and text encoders (seconds on a laptop)",
+      {"tiny", "2-layer DiT, tiny VAE and text encoders (seconds on a laptop); its trained weights are not "
+               "bundled yet, so for now it is tiny-random",
+       write_tiny_model},
+      {"tiny-random", "the tiny architecture with random weights: the machinery, fast, no picture (tests)",
        write_tiny_model},
   };
   return presets;
