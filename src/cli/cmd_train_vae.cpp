@@ -51,6 +51,8 @@ int cmd_train_vae(const Args& args, const Context& context) {
       "init-logvar", po::value<double>(),
       "a fresh run: set the log-variance half of the encoder's output bias to this (e.g. -6: a nearly\n"
       "deterministic start, so the decoder can read the latents from the first steps); default: unchanged")(
+      "zero-init-residuals", po::bool_switch(&c.zero_init_residuals),
+      "a fresh run: zero the last layer of every residual branch (each block starts as the identity)")(
       "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate")(
       "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (to --lr-floor)")(
       "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(

@@ -46,6 +46,7 @@ json computation_fields(const VaeTrainConfig& c) {
               {"kl-weight", c.kl_weight},
               {"l2-weight", c.l2_weight},
               {"init-logvar", std::isnan(c.init_logvar) ? json(nullptr) : json(c.init_logvar)},
+              {"zero-init-residuals", c.zero_init_residuals},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
               {"lr-schedule", lr_schedule_name(c.lr_schedule)},
@@ -82,6 +83,7 @@ VaeTrainConfig VaeTrainConfig::from_json(const json& j, const std::filesystem::p
   c.image_share = json_require<double>(j, "image-share", file);
   c.kl_weight = json_require<double>(j, "kl-weight", file);
   c.l2_weight = j.value("l2-weight", 0.0);  // absent in the first VAE runs: L1 alone
+  c.zero_init_residuals = j.value("zero-init-residuals", false);
   const json init = j.value("init-logvar", json(nullptr));
   c.init_logvar = init.is_number() ? init.get<double>() : std::numeric_limits<double>::quiet_NaN();
   c.lr = json_require<double>(j, "lr", file);

@@ -37,6 +37,10 @@ struct VaeTrainConfig {
   // as they are. Measured: from a random VAE with the sampling noise as large
   // as the latents, the decoder learned to draw the background only.
   double init_logvar = std::numeric_limits<double>::quiet_NaN();
+  // A fresh run: zero the last convolution of every residual branch
+  // (Resnet3DBlock's conv2, the mid attention's proj_out), so each block
+  // starts as the identity and a deep random VAE trains as a shallow one first.
+  bool zero_init_residuals = false;
   double lr = 1e-4, lr_floor = 0.0;
   LrSchedule lr_schedule = LrSchedule::Constant;
   int64_t warmup_steps = 0;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
@@ -115,6 +116,20 @@ void set_initial_logvar(VaeModel& model, double logvar) {
   log_info("the posterior starts with log-variance bias {} (--init-logvar)", logvar);
 }
 
+void zero_residual_branches(VaeModel& model) {
+  int zeroed = 0;
+  for (const auto& p : model.registry().parameters()) {
+    const std::string& n = p->name;
+    const bool resnet_out = n.find(".block") != std::string::npos && (n.ends_with(".conv2.conv.weight") ||
+                                                                      n.ends_with(".conv2.conv.bias"));
+    const bool attention_out = n.ends_with(".proj_out.conv.weight") || n.ends_with(".proj_out.conv.bias");
+    if (!resnet_out && !attention_out) continue;
+    std::fill_n(p->value.data<float>(), p->value.numel(), 0.0f);
+    ++zeroed;
+  }
+  log_info("zeroed the last layer of every residual branch ({} tensors, --zero-init-residuals)", zeroed);
+}
+
 struct VaeRun {
   std::unique_ptr<VaeModel> model;
   std::unique_ptr<AdamW> adamw;
@@ -165,6 +180,7 @@ VaeRun start_or_resume(const VaeTrainerOptions& o) {
     return run;
   }
   if (!std::isnan(o.config.init_logvar)) set_initial_logvar(*run.model, o.config.init_logvar);
+  if (o.config.zero_init_residuals) zero_residual_branches(*run.model);
   return run;
 }
 

@@ -131,6 +131,21 @@ for choice in left right left; do
 done
 kill -INT $label_pid && wait $label_pid && label_pid=
 [[ $(jq -s '[.[] | select(.label == "preferred")] | length' "$WORK/pairs.jsonl") == 3 ]] || fail "3 judgements expected"
+# The programmatic judge instead of people: prompts outside the shapes grammar are refused; for
+# prompts of it every pair of a prompt's candidates gets a verdict in label's log format.
+run_rc rc "$SV" eval shapes --candidates "$WORK/candidates" --pairs "$WORK/judged-bad.jsonl" 2>"$WORK/judge-bad.err"
+[[ $rc == 5 && ! -e $WORK/judged-bad.jsonl ]] && grep -q "not a caption of the shapes world" "$WORK/judge-bad.err" ||
+  fail "judging candidates of prompts outside the grammar: exit $rc"
+printf '{"id":"r","prompt":"a red circle moves to the right","seed":4}\n{"id":"g","prompt":"一个绿色的正方形向上移动","seed":5}\n' \
+  >"$WORK/shape-prompts.jsonl"
+"$SV" run --model "$WORK/sft-average" --manifest "$WORK/shape-prompts.jsonl" --out "$WORK/shape-candidates" \
+  --samples-per-prompt 3 --frames 17 --height 64 --width 64 --steps 2 >"$WORK/shape-candidates.log" 2>&1 ||
+  { cat "$WORK/shape-candidates.log"; fail "run --samples-per-prompt 3 on shapes prompts"; }
+"$SV" eval shapes --candidates "$WORK/shape-candidates" --pairs "$WORK/judged.jsonl" >"$WORK/judge.log" 2>&1 ||
+  { cat "$WORK/judge.log"; fail "eval shapes --candidates"; }
+jq -s -e 'length == 6 and all(.[]; (.label == "preferred" and .chosen != .rejected and (.chosen | test("-s[0-2]\\.mp4$")))
+  or .label == "tie") and ([.[].id] | unique | length) == 6' "$WORK/judged.jsonl" >/dev/null ||
+  fail "judged pairs: $(cat "$WORK/judged.jsonl")"
 "$SV" encode-dataset --model "$MODEL" --manifest "$WORK/pairs.jsonl" --out "$WORK/data-pairs" --frames 17 --height 64 \
   --width 64 >"$WORK/encode-pairs.log" 2>&1 || { cat "$WORK/encode-pairs.log"; fail "encode-dataset of the judgements"; }
 stage dpo dpo.ini "$WORK/sft-average" pairs --steps 4 --tokens-per-batch 0 --batch-size 3 --checkpoint-every 2
