@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/train-default-model.sh [WORK_DIR] [--install]
+# scripts/train-default-model.sh [WORK_DIR] [--install] [--quick]
 #
 # Reproduces the bundled default model (`init-model --preset tiny`) from nothing, on CPU: the shapes
 # world, the Video-VAE, then the DiT through the seed's cascade (text-to-image, text-to-video at low
@@ -8,19 +8,25 @@
 # same command again after an interruption and finished stages are skipped, the one that was cut
 # resumes from its newest checkpoint. WORK_DIR (default out/default-model) gets every dataset, run
 # directory and model, stage times in times.tsv and the scores in scores.md; --install copies the
-# final weights and sampling defaults into models/tiny/ (the files init-model bundles).
+# final weights and sampling defaults into models/tiny/ (the files init-model bundles). --quick runs
+# every stage for a few steps on a small world (minutes; what CI checks: the script itself works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=out/default-model
 INSTALL=0
+QUICK=()  # extra train options of --quick
+EVAL=()   # extra eval options of --quick
 for arg in "$@"; do
   case $arg in
     --install) INSTALL=1 ;;
-    -*) echo "usage: $0 [WORK_DIR] [--install]" >&2; exit 2 ;;
+    --quick) QUICK=(--steps 4 --checkpoint-every 2 --log-every 2 --batch-size 4); CLIPS=40 STILLS=20 CANDIDATES=2 EVAL=(--seeds 1 --steps 2) ;;
+    -*) echo "usage: $0 [WORK_DIR] [--install] [--quick]" >&2; exit 2 ;;
     *) WORK=$arg ;;
   esac
 done
 SV=${STEPVIDEO:-./build/stepvideo}
+SAMPLING_STEPS=30
+((${#QUICK[@]})) && SAMPLING_STEPS=2
 RECIPES=configs/default-model
 [[ -x $SV ]] || { echo "$SV: not built (bash scripts/build.sh)" >&2; exit 2; }
 mkdir -p "$WORK/done"
@@ -57,7 +63,8 @@ export_run() {
 # train_dit NAME RECIPE MODEL DATA EXTRA...: one DiT stage and its export to $WORK/models/NAME.
 train_dit() {
   local name=$1 recipe=$2 model=$3 data=$4; shift 4
-  "$SV" train --config "$RECIPES/$recipe" --model "$model" --data "$data" --out "$WORK/runs/$name" "$@"
+  "$SV" train --config "$RECIPES/$recipe" --model "$model" --data "$data" --out "$WORK/runs/$name" "$@" \
+    "${QUICK[@]}"
   export_run "$WORK/runs/$name" "$WORK/models/$name"
 }
 
@@ -76,7 +83,7 @@ world() {
 vae() {
   "$SV" init-model --preset tiny-random --out "$WORK/models/base" --force
   "$SV" train --component vae --config "$RECIPES/vae.ini" --model "$WORK/models/base" \
-    --data "$WORK/shapes/manifest.jsonl" --out "$WORK/runs/vae"
+    --data "$WORK/shapes/manifest.jsonl" --out "$WORK/runs/vae" "${QUICK[@]}"
   export_run "$WORK/runs/vae" "$WORK/models/vae"
   rm -f "$WORK/vae-round-trip.json"
   "$SV" eval shapes --truth "$WORK/shapes/truth.jsonl" --model "$WORK/models/vae" \
@@ -94,7 +101,7 @@ encode() {
 
 sft() {
   "$SV" train --config "$RECIPES/sft.ini" --model "$WORK/models/t2v-high" --data "$WORK/data/sft-64" \
-    --out "$WORK/runs/sft"
+    --out "$WORK/runs/sft" "${QUICK[@]}"
   rm -rf "$WORK/models/sft"
   # shellcheck disable=SC2046
   "$SV" average-checkpoints --out "$WORK/models/sft" $(ls "$WORK"/runs/sft/checkpoints/step-*.h5)
@@ -109,16 +116,25 @@ candidates() {
   jq -r 'select(.template == 0 and .motion != "still") | .caption' "$WORK/shapes/truth.jsonl" | sort -u |
     jq -R -c '{id: ("p-" + (input_line_number | tostring)), prompt: .}' > "$manifest"
   "$SV" run --model "$WORK/models/sft" --manifest "$manifest" --out "$WORK/dpo/candidates" \
-    --samples-per-prompt "${CANDIDATES:-4}" --frames 17 --height 64 --width 64 --steps 30 --cfg-scale 5 \
-    --time-shift 3 --negative-prompt "" --positive-suffix ""
+    --samples-per-prompt "${CANDIDATES:-4}" --frames 17 --height 64 --width 64 --steps "$SAMPLING_STEPS" --cfg-scale 5 \
+    --time-shift 3  # no suffix, no negative prompt: the model's sampling.json
   rm -f "$WORK/dpo/pairs.jsonl"
   "$SV" eval shapes --candidates "$WORK/dpo/candidates" --pairs "$WORK/dpo/pairs.jsonl"
-  "$SV" encode-dataset --model "$WORK/models/sft" --manifest "$WORK/dpo/pairs.jsonl" --out "$WORK/data/pairs-64"
+  if [[ $(jq -s '[.[] | select(.label == "preferred")] | length' "$WORK/dpo/pairs.jsonl") != 0 ]]; then
+    "$SV" encode-dataset --model "$WORK/models/sft" --manifest "$WORK/dpo/pairs.jsonl" --out "$WORK/data/pairs-64"
+  fi
 }
 
 dpo() {
+  if [[ $(jq -s '[.[] | select(.label == "preferred")] | length' "$WORK/dpo/pairs.jsonl") == 0 ]]; then
+    # The judge scored every candidate of every prompt alike: nothing to prefer, DPO has no signal.
+    echo "no pair has a preferred candidate: DPO skipped, the final model is the SFT model"
+    rm -rf "$WORK/models/dpo"
+    cp -r "$WORK/models/sft" "$WORK/models/dpo"
+    return
+  fi
   "$SV" train --config "$RECIPES/dpo.ini" --model "$WORK/models/sft" --data "$WORK/data/pairs-64" \
-    --out "$WORK/runs/dpo"
+    --out "$WORK/runs/dpo" "${QUICK[@]}"
   export_run "$WORK/runs/dpo" "$WORK/models/dpo"
 }
 
@@ -126,7 +142,8 @@ evaluate() {
   local name
   for name in sft dpo; do
     rm -f "$WORK/eval-$name.json"
-    "$SV" eval shapes --model "$WORK/models/$name" --report "$WORK/eval-$name.json" | tee "$WORK/eval-$name.txt"
+    "$SV" eval shapes --model "$WORK/models/$name" --report "$WORK/eval-$name.json" "${EVAL[@]}" |
+      tee "$WORK/eval-$name.txt"
   done
   {
     echo "| model | language | colour | shape | motion | all |"
