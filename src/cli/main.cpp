@@ -53,7 +53,7 @@ constexpr Subcommand kSubcommands[] = {
     {"bench", sv::cli::cmd_bench, "benchmark a component (bench dit ...)"},
     {"encode-text", sv::cli::cmd_encode_text, "tokenize and encode a prompt with both text encoders"},
     {"encode-dataset", sv::cli::cmd_encode_dataset, "videos/images + captions to a training dataset (latents, text)"},
-    {"train", sv::cli::cmd_train, "train the DiT (flow matching) on an encoded dataset; resumable, preemptible"},
+    {"train", sv::cli::cmd_train, "train the DiT on an encoded dataset, or the Video-VAE (--component vae); resumable"},
     {"export", sv::cli::cmd_export, "a training checkpoint to a release-layout model directory"},
     {"average-checkpoints", sv::cli::cmd_average_checkpoints,
      "the mean weights of several training checkpoints as a model directory"},

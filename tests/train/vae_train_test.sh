@@ -3,7 +3,9 @@
 # `train --component vae` on a small shapes world (32x32, 9-frame clips and
 # stills): the loss falls, metrics.jsonl has one line per step with loss, l1,
 # kl and psnr, checkpoints appear; a run stopped at step 3 and resumed gives
-# the same losses and the same final weights as an uninterrupted one; SIGTERM
+# the same losses and the same final weights as an uninterrupted one (so the
+# fresh-run initialisation, --init-logvar and --zero-init-residuals, is not
+# applied again on resume); SIGTERM
 # checkpoints and exits 75; a changed setting on resume is refused (exit 3);
 # bad input is refused before the run directory is touched; `export` makes a
 # model directory whose VAE is the trained one (its weights decode: encode +
@@ -16,7 +18,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 "$SV" make-dataset shapes --out "$WORK/shapes" --count 6 --stills 4 --size 32 --frames 9 >/dev/null 2>&1 ||
   fail "make-dataset shapes"
 BASE=(--component vae --model "$MODEL" --data "$WORK/shapes/manifest.jsonl" --height 32 --width 32 --frames 9
-      --batch-size 2 --lr 2e-3 --log-every 1 --seed 3)
+      --batch-size 2 --lr 2e-3 --log-every 1 --seed 3 --l2-weight 1 --init-logvar -6 --zero-init-residuals)
 ARGS=("${BASE[@]}" --checkpoint-every 2)
 
 note "six steps at once"
@@ -29,8 +31,10 @@ jq -s -e 'all(.[]; (.loss | type) == "number" and (.l1 | type) == "number" and (
 jq -s -e '.[-1].loss < .[0].loss' "$WORK/straight/metrics.jsonl" >/dev/null || fail "the loss did not fall in 6 steps"
 ls "$WORK"/straight/checkpoints/step-{2,4,6}.h5 >/dev/null || fail "checkpoints every 2 steps expected"
 [[ -s $WORK/straight/loss.svg && -d $WORK/straight/tensorboard ]] || fail "loss.svg or tensorboard/ missing"
-jq -e '.component == "vae" and ."kl-weight" == 0.001' "$WORK/straight/config.json" >/dev/null ||
-  fail "config.json does not record the VAE run"
+jq -e '.component == "vae" and ."kl-weight" == 0.001 and ."l2-weight" == 1 and ."init-logvar" == -6
+  and ."zero-init-residuals"' "$WORK/straight/config.json" >/dev/null || fail "config.json does not record the VAE run"
+grep -q "log-variance bias -6" "$WORK/straight.log" && grep -q "zeroed the last layer of every residual branch" \
+  "$WORK/straight.log" || fail "the fresh run's initialisation is not reported"
 
 note "three steps, then three more: the same losses and weights"
 "$SV" train "${ARGS[@]}" --out "$WORK/resumed" --steps 3 >"$WORK/resumed.log" 2>&1 || fail "first half"
