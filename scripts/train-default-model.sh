@@ -8,7 +8,8 @@
 # same command again after an interruption and finished stages are skipped, the one that was cut
 # resumes from its newest checkpoint. WORK_DIR (default out/default-model) gets every dataset, run
 # directory and model, stage times in times.tsv and the scores in scores.md; --install copies the
-# final weights and sampling defaults into models/tiny/ (the files init-model bundles). --quick runs
+# final weights and sampling defaults into models/tiny/ (the files init-model bundles; the variable
+# INSTALL_DIR names another directory). --quick runs
 # every stage for a few steps on a small world (minutes; what CI checks: the script itself works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -170,11 +171,13 @@ echo "stage times (s):"; cat "$WORK/times.tsv"
 echo "total: $(awk '{s += $2} END {print s}' "$WORK/times.tsv") s"
 
 if ((INSTALL)); then
-  mkdir -p models/tiny/transformer models/tiny/vae
-  cp "$WORK"/models/dpo/transformer/*.safetensors "$WORK/models/dpo/transformer/config.json" models/tiny/transformer/
-  cp "$WORK"/models/dpo/transformer/*.index.json models/tiny/transformer/ 2>/dev/null || true
-  cp "$WORK/models/dpo/vae/vae_v2.safetensors" "$WORK/models/dpo/vae/config.json" models/tiny/vae/
-  cp "$RECIPES/sampling.json" models/tiny/sampling.json
-  cp "$WORK/scores.md" "$WORK/times.tsv" models/tiny/
-  echo "installed the weights into models/tiny/ (init-model --preset tiny bundles them)"
+  dest=${INSTALL_DIR:-models/tiny}
+  rm -rf "$dest/transformer" "$dest/vae"
+  mkdir -p "$dest/transformer" "$dest/vae"
+  cp "$WORK"/models/dpo/transformer/*.safetensors "$WORK/models/dpo/transformer/config.json" "$dest/transformer/"
+  cp "$WORK"/models/dpo/transformer/*.index.json "$dest/transformer/" 2>/dev/null || true
+  cp "$WORK/models/dpo/vae/vae_v2.safetensors" "$WORK/models/dpo/vae/config.json" "$dest/vae/"
+  cp "$RECIPES/sampling.json" "$dest/sampling.json"
+  cp "$WORK/scores.md" "$WORK/times.tsv" "$dest/"
+  echo "installed the weights into $dest/ (init-model --preset tiny bundles them)"
 fi

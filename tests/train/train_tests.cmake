@@ -47,11 +47,7 @@ if(DEFINED MPIRUN)
     ENVIRONMENT "${MPI_TEST_ENV};MPIEXEC=${_mpiexec};MPIEXEC_FLAGS=${_mpiexec_flags}")
 endif()
 
-# scripts/train-default-model.sh --quick: every stage of the default model's reproduction (shapes world,
-# VAE, encode, t2i, t2v low/high, SFT, candidates judged, DPO or its skip, evaluation) for a few steps.
-# A fresh work directory each time: the script skips stages a previous run finished.
-add_test(NAME train.default_model_script COMMAND bash -c
-  "rm -rf \"$1\" && STEPVIDEO=\"$0\" bash \"$2\" \"$1\" --quick" ${SV} ${TRAIN_TESTS_WORK}/default_model
-  ${CMAKE_SOURCE_DIR}/scripts/train-default-model.sh)
-set_tests_properties(train.default_model_script PROPERTIES LABELS train TIMEOUT 900 ENVIRONMENT "OMP_NUM_THREADS=1"
-  PASS_REGULAR_EXPRESSION "== evaluate: [0-9]+ s")
+# scripts/train-default-model.sh --quick --install, then init-model --preset tiny on its result.
+add_test(NAME train.default_model COMMAND bash ${TRAIN_TESTS_DIR}/default_model_test.sh ${SV}
+  ${CMAKE_SOURCE_DIR}/scripts/train-default-model.sh ${TRAIN_TESTS_WORK}/default_model)
+set_tests_properties(train.default_model PROPERTIES LABELS train TIMEOUT 900 ENVIRONMENT "OMP_NUM_THREADS=1")

@@ -1,5 +1,7 @@
 #include "models/presets/tiny_model.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -287,6 +289,48 @@ void write_tiny_model(const fs::path& dir, uint64_t seed) {
   }
 
   write_text(dir / "README.txt", readme(spec, seed));
+}
+
+fs::path bundled_tiny_dir() {
+  const char* env = std::getenv("STEPVIDEO_BUNDLED_MODELS");
+  return fs::path(env != nullptr && *env != '\0' ? env : STEPVIDEO_BUNDLED_MODELS_DIR) / "tiny";
+}
+
+bool have_bundled_tiny() {
+  const fs::path b = bundled_tiny_dir();
+  std::error_code ec;
+  bool transformer_weights = false;
+  for (const auto& e : fs::directory_iterator(b / "transformer", ec)) {
+    transformer_weights |= e.path().extension() == ".safetensors";
+  }
+  return transformer_weights && fs::is_regular_file(b / "transformer" / "config.json", ec) &&
+         fs::is_regular_file(b / "vae" / "vae_v2.safetensors", ec) && fs::is_regular_file(b / "vae" / "config.json", ec) &&
+         fs::is_regular_file(b / "sampling.json", ec);
+}
+
+void write_trained_tiny_model(const fs::path& dir, uint64_t seed) {
+  SV_CHECK_AS(InputError, seed == 0,
+              "--preset tiny: the bundled weights were trained with the text encoders of seed 0; leave out --seed "
+              "(or use --preset tiny-random --seed {})",
+              seed);
+  write_tiny_model(dir, 0);
+  if (!have_bundled_tiny()) {
+    log_warn("{}: no trained weights bundled yet (scripts/train-default-model.sh --install makes them): the model "
+             "has tiny-random's weights, so its videos show the machinery, not a picture",
+             bundled_tiny_dir().string());
+    return;
+  }
+  const fs::path b = bundled_tiny_dir();
+  // The random DiT's shards and index give way to the bundled DiT's files.
+  for (const auto& e : fs::directory_iterator(dir / "transformer")) fs::remove(e.path());
+  for (const auto& e : fs::directory_iterator(b / "transformer")) {
+    if (e.is_regular_file()) fs::copy_file(e.path(), dir / "transformer" / e.path().filename());
+  }
+  for (const char* f : {"config.json", "vae_v2.safetensors"}) {
+    fs::copy_file(b / "vae" / f, dir / "vae" / f, fs::copy_options::overwrite_existing);
+  }
+  fs::copy_file(b / "sampling.json", dir / "sampling.json");
+  log_info("the trained DiT, Video-VAE and sampling defaults from {}", b.string());
 }
 
 }  // namespace sv::presets

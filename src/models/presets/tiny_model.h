@@ -48,4 +48,18 @@ std::vector<std::string> tiny_tokenizer_corpus();
 // makes the result appear atomically; see init_model_directory).
 void write_tiny_model(const std::filesystem::path& dir, uint64_t seed);
 
+// The directory of bundled trained weights: $STEPVIDEO_BUNDLED_MODELS/tiny,
+// else the source tree's models/tiny. It holds transformer/ (config.json and
+// safetensors), vae/ (config.json, vae_v2.safetensors) and sampling.json, as
+// scripts/train-default-model.sh --install writes them.
+std::filesystem::path bundled_tiny_dir();
+// Whether that directory holds a complete set.
+bool have_bundled_tiny();
+
+// The default model: the tiny model (its text encoders and tokenizers from
+// seed 0, which the bundled DiT was trained with) with the bundled trained
+// DiT, VAE and sampling defaults. Until they are bundled it writes the
+// random weights and says so (a warning). InputError for a seed other than 0.
+void write_trained_tiny_model(const std::filesystem::path& dir, uint64_t seed);
+
 }  // namespace sv::presets
