@@ -134,8 +134,16 @@ dpo() {
     cp -r "$WORK/models/sft" "$WORK/models/dpo"
     return
   fi
+  # The recipe's batch, or every preferred pair when there are fewer (--quick's small world).
+  local batch preferred
+  batch=$(sed -n 's/^batch-size *= *//p' "$RECIPES/dpo.ini")
+  ((${#QUICK[@]})) && batch=4
+  preferred=$(jq -s '[.[] | select(.label == "preferred")] | length' "$WORK/dpo/pairs.jsonl")
+  ((preferred < batch)) && batch=$preferred
+  local quick=()
+  ((${#QUICK[@]})) && quick=(--steps 4 --checkpoint-every 2 --log-every 2)
   "$SV" train --config "$RECIPES/dpo.ini" --model "$WORK/models/sft" --data "$WORK/data/pairs-64" \
-    --out "$WORK/runs/dpo" "${QUICK[@]}"
+    --out "$WORK/runs/dpo" --batch-size "$batch" "${quick[@]}"
   export_run "$WORK/runs/dpo" "$WORK/models/dpo"
 }
 
