@@ -8,8 +8,7 @@
 # applied again on resume); SIGTERM
 # checkpoints and exits 75; a changed setting on resume is refused (exit 3);
 # bad input is refused before the run directory is touched; `export` makes a
-# model directory whose VAE is the trained one (its weights decode: encode +
-# decode through the `vae` commands and `generate`).
+# model directory whose VAE is the trained one (`generate` decodes with it).
 set -euo pipefail
 SV=$1 MODEL=$2 WORK=$3
 source "$(dirname "$0")/lib.sh"
