@@ -56,6 +56,8 @@ int cmd_train_vae(const Args& args, const Context& context) {
       "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate")(
       "lr-schedule", po::value(&schedule)->default_value(schedule), "constant, cosine or linear (to --lr-floor)")(
       "lr-floor", po::value(&c.lr_floor)->default_value(c.lr_floor), "learning rate at the end of the decay")(
+      "lr-fan-in", po::value(&c.lr_fan_in)->default_value(c.lr_fan_in),
+      "weights with more inputs per output than this learn at lr x this / inputs (0: all at lr)")(
       "warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warm-up from lr/N")(
       "beta1", po::value(&c.adamw.beta1)->default_value(c.adamw.beta1), "AdamW beta1")(
       "beta2", po::value(&c.adamw.beta2)->default_value(c.adamw.beta2), "AdamW beta2")(

@@ -134,7 +134,7 @@ Scene draw_scene(uint64_t seed, int64_t index, int64_t size, bool still) {
     if (!held_out(s.colour, s.form, s.motion)) break;
   }
   const auto n = static_cast<double>(size);
-  s.radius = n * (0.10 + 0.04 * uniform(seed, index, 100));
+  s.radius = n * (0.15 + 0.05 * uniform(seed, index, 100));
   s.travel = still ? 0.0 : n * (0.35 + 0.10 * uniform(seed, index, 101));
   const double lo = s.radius + 1.0, hi = n - s.radius - 1.0;
   const bool horizontal = s.motion == Motion::Right || s.motion == Motion::Left;

@@ -108,8 +108,11 @@ StepReport AdamW::step(std::span<const ParameterGradient> params, float lr, doub
       it->second.exp_avg = Tensor::zeros(p.value.shape(), DType::F32);
       it->second.exp_avg_sq = Tensor::zeros(p.value.shape(), DType::F32);
     }
+    AdamWStepScalars own = scalars;
+    own.lr *= pg.lr_scale;
+    own.step_size *= pg.lr_scale;
     adamw_update(p.value.data<float>(), pg.gradient.data<float>(), it->second.exp_avg.data<float>(),
-                 it->second.exp_avg_sq.data<float>(), p.value.numel(), adamw_decays(p), scalars);
+                 it->second.exp_avg_sq.data<float>(), p.value.numel(), adamw_decays(p), own);
   }
   return StepReport{grad_norm, scalars.clipped};
 }

@@ -26,6 +26,9 @@ struct AdamWSettings {
 struct ParameterGradient {
   Parameter* parameter;
   Tensor gradient;
+  // This parameter's learning rate relative to the step's (1 for every DiT
+  // parameter; the VAE trainer lowers it for wide-input layers).
+  float lr_scale = 1.0f;
 };
 
 struct AdamWMoments {

@@ -1,5 +1,6 @@
 #include "train/vae_train_config.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@ void VaeTrainConfig::validate() const {
   require(std::isnan(init_logvar) || (init_logvar >= -30 && init_logvar <= 20), "--init-logvar must be in [-30, 20]");
   require(std::isfinite(lr) && lr > 0, "--lr must be a finite number above 0");
   require(std::isfinite(lr_floor) && lr_floor >= 0 && lr_floor <= lr, "--lr-floor must be in [0, --lr]");
+  require(std::isfinite(lr_fan_in) && lr_fan_in >= 0, "--lr-fan-in must be >= 0 (0: off)");
   require(warmup_steps >= 0, "--warmup-steps must be >= 0");
   validate_adamw_settings(adamw);
   require(max_bad_steps >= 1, "--max-bad-steps must be at least 1");
@@ -49,6 +51,7 @@ json computation_fields(const VaeTrainConfig& c) {
               {"zero-init-residuals", c.zero_init_residuals},
               {"lr", c.lr},
               {"lr-floor", c.lr_floor},
+              {"lr-fan-in", c.lr_fan_in},
               {"lr-schedule", lr_schedule_name(c.lr_schedule)},
               {"warmup-steps", c.warmup_steps},
               {"max-bad-steps", c.max_bad_steps}};
@@ -88,6 +91,7 @@ VaeTrainConfig VaeTrainConfig::from_json(const json& j, const std::filesystem::p
   c.init_logvar = init.is_number() ? init.get<double>() : std::numeric_limits<double>::quiet_NaN();
   c.lr = json_require<double>(j, "lr", file);
   c.lr_floor = json_require<double>(j, "lr-floor", file);
+  c.lr_fan_in = j.value("lr-fan-in", 0.0);  // absent in the first VAE runs: off
   c.lr_schedule = parse_lr_schedule(json_require<std::string>(j, "lr-schedule", file));
   c.warmup_steps = json_require<int64_t>(j, "warmup-steps", file);
   c.adamw = read_adamw_fields(j, file);
@@ -97,6 +101,12 @@ VaeTrainConfig VaeTrainConfig::from_json(const json& j, const std::filesystem::p
   c.keep_checkpoints = json_require<int64_t>(j, "keep-checkpoints", file);
   c.log_every = json_require<int64_t>(j, "log-every", file);
   return c;
+}
+
+double VaeTrainConfig::lr_scale(const Shape& shape) const {
+  if (lr_fan_in <= 0 || shape.rank() < 2 || shape[0] == 0) return 1.0;  // biases and norms: lr
+  const auto fan_in = static_cast<double>(shape.numel() / shape[0]);
+  return std::min(1.0, lr_fan_in / fan_in);
 }
 
 std::vector<std::string> VaeTrainConfig::computation_differences(const VaeTrainConfig& other) const {

@@ -242,7 +242,8 @@ class VaeTrainingLoop {
       mse += share * r.mse;
     }
     m.psnr = 10.0 * std::log10(4.0 / std::max(mse, 1e-12));  // peak-to-peak 2 in [-1, 1]
-    const std::vector<ParameterGradient> list = parameter_gradients(model.registry(), grads_);
+    std::vector<ParameterGradient> list = parameter_gradients(model.registry(), grads_);
+    for (ParameterGradient& pg : list) pg.lr_scale = static_cast<float>(c.lr_scale(pg.parameter->full_shape));
     m.grad_norm = AdamW::global_norm(list);
     m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
     VaeCheckpointState& s = run_.state;

@@ -98,6 +98,28 @@ TEST(AdamW, OnlyMatricesDecay) {
   EXPECT_FLOAT_EQ(norm.value.data<float>()[0], 1.0f);
 }
 
+TEST(AdamW, LearningRateScaleIsThatParametersLearningRate) {
+  // One AdamW steps a parameter at lr_scale 0.25 and lr 2e-3, another its copy
+  // at 5e-4: the same bits (decay included). A third, unscaled, must differ.
+  ParameterRegistry registry;
+  Parameter& a = registry.declare("a", Shape{3, 4}, Init::FanIn);
+  Parameter& b = registry.declare("b", Shape{3, 4}, Init::FanIn);
+  Parameter& c = registry.declare("c", Shape{3, 4}, Init::FanIn);
+  a.value = random_tensor(Shape{3, 4}, 7);
+  b.value = a.value.clone();
+  c.value = a.value.clone();
+  train::AdamW scaled({.weight_decay = 0.1f}), plain({.weight_decay = 0.1f}), unscaled({.weight_decay = 0.1f});
+  for (uint64_t k = 0; k < 3; ++k) {
+    const Tensor g = random_tensor(Shape{3, 4}, 30 + k);
+    const std::vector<train::ParameterGradient> ga{{&a, g.clone(), 0.25f}}, gb{{&b, g.clone()}}, gc{{&c, g.clone()}};
+    scaled.step(ga, 2e-3f);
+    plain.step(gb, 5e-4f);
+    unscaled.step(gc, 2e-3f);
+  }
+  EXPECT_EQ(rel_l2(a.value, to_double(b.value)), 0.0);
+  EXPECT_GT(rel_l2(a.value, to_double(c.value)), 1e-5);
+}
+
 TEST(AdamW, NonFiniteGradientChangesNothing) {
   ParameterRegistry registry;
   Parameter& w = registry.declare("w", Shape{3}, Init::Bias);
