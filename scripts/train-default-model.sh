@@ -33,6 +33,20 @@ RECIPES=configs/default-model
 mkdir -p "$WORK/done"
 touch "$WORK/times.tsv"
 
+# A stage cut short (an error, SIGTERM, the end of a session) keeps the time it ran in partial/NAME,
+# so times.tsv counts every attempt of a stage that resumes.
+CURRENT=""
+STAGE_START=0
+earlier() { cat "$WORK/partial/$1" 2>/dev/null || echo 0; }
+save_partial() {
+  [[ -n $CURRENT ]] || return 0
+  mkdir -p "$WORK/partial"
+  echo $(($(earlier "$CURRENT") + SECONDS - STAGE_START)) > "$WORK/partial/$CURRENT.tmp"
+  mv "$WORK/partial/$CURRENT.tmp" "$WORK/partial/$CURRENT"
+}
+trap save_partial EXIT
+trap 'exit 143' TERM INT
+
 # stage NAME CMD...: runs CMD unless NAME finished before; records its time.
 stage() {
   local name=$1; shift
@@ -41,9 +55,12 @@ stage() {
     return
   fi
   echo "== $name"
-  local start=$SECONDS
+  CURRENT=$name
+  STAGE_START=$SECONDS
   "$@"
-  local took=$((SECONDS - start))
+  local took=$(($(earlier "$name") + SECONDS - STAGE_START))
+  CURRENT=""
+  rm -f "$WORK/partial/$name"
   echo "$took" > "$WORK/done/$name"
   printf '%s\t%s\n' "$name" "$took" >> "$WORK/times.tsv"
   echo "== $name: $took s"
@@ -88,8 +105,7 @@ vae() {
   export_run "$WORK/runs/vae" "$WORK/models/vae"
   # What the VAE keeps, judged on round trips of the first 100 clips and 100 stills (all 2400 would
   # take ~10 minutes; these show the same).
-  { grep '"clip-' "$WORK/shapes/truth.jsonl" | head -100; grep '"still-' "$WORK/shapes/truth.jsonl" | head -100; } \
-    > "$WORK/shapes/truth-sample.jsonl"
+  awk '/"clip-/ && clips++ < 100; /"still-/ && stills++ < 100' "$WORK/shapes/truth.jsonl" > "$WORK/shapes/truth-sample.jsonl"
   rm -f "$WORK/vae-round-trip.json"
   "$SV" eval shapes --truth "$WORK/shapes/truth-sample.jsonl" --model "$WORK/models/vae" \
     --report "$WORK/vae-round-trip.json" | tee "$WORK/vae-round-trip.txt"
