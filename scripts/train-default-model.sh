@@ -206,6 +206,6 @@ if ((INSTALL)); then
   cp "$WORK"/models/dpo/transformer/*.index.json "$dest/transformer/" 2>/dev/null || true
   cp "$WORK/models/dpo/vae/vae_v2.safetensors" "$WORK/models/dpo/vae/config.json" "$dest/vae/"
   cp "$RECIPES/sampling.json" "$dest/sampling.json"
-  cp "$WORK/scores.md" "$WORK/times.tsv" "$dest/"
+  cp "$WORK/scores.md" "$WORK/times.tsv" "$WORK/vae-round-trip.txt" "$dest/"
   echo "installed the weights into $dest/ (init-model --preset tiny bundles them)"
 fi

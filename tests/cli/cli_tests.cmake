@@ -41,6 +41,19 @@ set_tests_properties(cli.init_model_tiny PROPERTIES FIXTURES_SETUP tiny_model LA
 stepvideo_cli_test(init_model_not_empty tiny_model 5 "tiny_model: directory exists and is not empty.*--force"
   init-model --preset tiny-random --out ${TINY_MODEL})
 
+# The bundled default (--preset tiny): tiny-random's seed-0 model with the trained weights of models/tiny/
+# (scripts/train-default-model.sh --install). It draws held-out captions of the shapes world right
+# (bounds below its measured scores, README "The bundled default model").
+set(DEFAULT_MODEL ${CMAKE_CURRENT_BINARY_DIR}/default_model)
+add_test(NAME cli.init_model_default COMMAND ${SV} init-model --preset tiny --out ${DEFAULT_MODEL} --force)
+set_tests_properties(cli.init_model_default PROPERTIES FIXTURES_SETUP default_model LABELS cli
+  PASS_REGULAR_EXPRESSION "wrote .*default_model \\(preset tiny, seed 0\\): 16 files"
+  FAIL_REGULAR_EXPRESSION "no trained weights bundled")
+add_test(NAME cli.default_model COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/default_model_test.sh ${SV}
+  ${DEFAULT_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/default_model_out 0.85 0.6 0.5)
+set_tests_properties(cli.default_model PROPERTIES FIXTURES_REQUIRED default_model LABELS cli TIMEOUT 600
+  ENVIRONMENT OMP_NUM_THREADS=1)
+
 # End-to-end generation on the bundled tiny model.
 add_test(NAME cli.generate_tiny COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/generate_test.sh ${SV}
   ${TINY_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/generate_out)
@@ -58,7 +71,8 @@ set_tests_properties(cli.generate_unknown_preset cli.generate_height_not_positiv
 
 # The Step-Video-T2V-Eval prompt set (128 Chinese prompts, plain text, from the
 # upstream repository's benchmark/) runs as a manifest as it is: every line
-# validates, and two of its prompts go through the whole run on the tiny model.
+# validates, and two of its prompts go through the whole run on the bundled default
+# model (its sampling.json: 17 frames of 64x64; the prompts are outside its world).
 set(EVAL_SET "${STEPVIDEO_FIXTURES}/../data/step-video-t2v-eval.txt")
 if(EXISTS "${EVAL_SET}")
   add_test(NAME cli.run_eval_set_plan COMMAND ${SV} run --model unused --out unused --manifest ${EVAL_SET} --dry-run)
@@ -66,9 +80,9 @@ if(EXISTS "${EVAL_SET}")
     PASS_REGULAR_EXPRESSION "128 plain-text item\\(s\\), 0 bad line\\(s\\)")
   # A fresh --out each time: a rerun after the tiny model changed would (rightly) refuse to resume.
   add_test(NAME cli.run_eval_set_tiny COMMAND bash -c "rm -rf \"$0\" && OMP_NUM_THREADS=1 exec \"$@\" --out \"$0\""
-    ${CMAKE_CURRENT_BINARY_DIR}/eval_set_out ${SV} run --model ${TINY_MODEL} --manifest ${EVAL_SET}
-    --frames 17 --height 64 --width 64 --steps 2 --shard 0/64)
-  set_tests_properties(cli.run_eval_set_tiny PROPERTIES LABELS "cli;jobs" FIXTURES_REQUIRED tiny_model
+    ${CMAKE_CURRENT_BINARY_DIR}/eval_set_out ${SV} run --model ${DEFAULT_MODEL} --manifest ${EVAL_SET}
+    --steps 2 --shard 0/64)
+  set_tests_properties(cli.run_eval_set_tiny PROPERTIES LABELS "cli;jobs" FIXTURES_REQUIRED default_model
     TIMEOUT 300 PASS_REGULAR_EXPRESSION "done +2\n")
 else()
   message(STATUS "stepvideo: eval-set manifest test not registered: ${EVAL_SET} not found")
