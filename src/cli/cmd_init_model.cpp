@@ -46,8 +46,10 @@ int cmd_init_model(const Args& args, const Context&) {
       "Writes a complete model directory in the upstream release layout (transformer/,\n"
       "vae/, step_llm/, hunyuan_clip/) from a preset. Presets: " +
       presets::model_preset_names() +
-      ".\nThe tiny preset has UNTRAINED weights from the seed: it runs the whole pipeline in\n"
-      "seconds and shows the machinery, not a picture. The same seed gives identical files.\n\n"
+      ".\ntiny (the default) has a DiT and Video-VAE trained on the shapes world: it draws\n"
+      "prompts of that world's grammar (README, \"The bundled default model\"). tiny-random\n"
+      "has the same architecture with untrained weights from --seed: the whole pipeline in\n"
+      "seconds, no picture (tests). The same seed gives identical files.\n\n"
       "options");
   visible.add_options()("preset", po::value<std::string>()->default_value("tiny"),
                         "which model to write")(

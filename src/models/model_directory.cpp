@@ -5,6 +5,8 @@
 #include <fstream>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "core/sha256.h"
@@ -44,9 +46,11 @@ std::unique_ptr<DitModel> load_dit(const fs::path& model_dir, const ParallelGrou
   // The folder also holds config.json; Checkpoint::open picks the index or the shards.
   load_parameters(model->registry(), io::Checkpoint::open(dir),
                   LoadOptions{.keep_stored_dtype = low_memory});
-  log_info("loaded DiT from {} ({} layers, {} heads, {:.2f} B parameters)", dir.string(),
-           config.num_layers, config.num_attention_heads,
-           static_cast<double>(model->registry().total_elements()) / 1e9);
+  // The tiny models have millions, the release 30 billion: "0.00 B" said nothing of the former.
+  const auto params = static_cast<double>(model->registry().total_elements());
+  log_info("loaded DiT from {} ({} layers, {} heads of {}, {} parameters)", dir.string(), config.num_layers,
+           config.num_attention_heads, config.attention_head_dim,
+           params >= 1e9 ? fmt::format("{:.2f} B", params / 1e9) : fmt::format("{:.2f} M", params / 1e6));
   return model;
 }
 

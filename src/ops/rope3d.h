@@ -18,6 +18,13 @@ struct RopeGrid {
 struct RopeSplit {
   std::array<int64_t, 3> dims{64, 32, 32};
   float theta = 10000.0f;
+
+  // Upstream fixes 64/32/32 for its heads of 128; other head sizes keep the
+  // proportions (half to time, a quarter to each spatial axis), so a head of
+  // 128 gets exactly upstream's split. head_dim must be a multiple of 8.
+  static RopeSplit for_head_dim(int64_t head_dim) {
+    return RopeSplit{{head_dim / 2, head_dim / 4, head_dim / 4}};
+  }
 };
 
 // x: f32 [B, S, H, head_dim], contiguous, rotated in place. Token s of x sits at

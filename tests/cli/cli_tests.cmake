@@ -50,7 +50,7 @@ set_tests_properties(cli.init_model_default PROPERTIES FIXTURES_SETUP default_mo
   PASS_REGULAR_EXPRESSION "wrote .*default_model \\(preset tiny, seed 0\\): 16 files"
   FAIL_REGULAR_EXPRESSION "no trained weights bundled")
 add_test(NAME cli.default_model COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/default_model_test.sh ${SV}
-  ${DEFAULT_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/default_model_out 0.85 0.6 0.5)
+  ${DEFAULT_MODEL} ${CMAKE_CURRENT_BINARY_DIR}/default_model_out 0.8 0.8 0.5)
 set_tests_properties(cli.default_model PROPERTIES FIXTURES_REQUIRED default_model LABELS cli TIMEOUT 600
   ENVIRONMENT OMP_NUM_THREADS=1)
 

@@ -5,13 +5,36 @@
 # skip, evaluation) for a few steps and installs the result; `init-model --preset tiny` then bundles
 # exactly those weights and sampling defaults, and `generate` with only frames and size uses them.
 # Without a bundle the preset still writes a model (tiny-random's weights) and says so.
+# The first attempt is preempted in the VAE stage (SIGTERM to the script, as Slurm would): the stage's
+# time so far is kept in partial/vae and counted again when the rerun finishes it.
 set -euo pipefail
 SV=$1 SCRIPT=$2 WORK=$3
 source "$(dirname "$0")/lib.sh"
 rm -rf "$WORK" && mkdir -p "$WORK"
 
+# A stepvideo that, on the VAE stage's training, waits 2 s and then SIGTERMs the script (its parent).
+cat > "$WORK/preempting-stepvideo" <<EOF
+#!/usr/bin/env bash
+if [[ \$1 == train && " \$* " == *" --component vae "* && ! -e $WORK/preempted ]]; then
+  touch "$WORK/preempted"; sleep 2; kill -TERM \$PPID; exit 143
+fi
+exec "$SV" "\$@"
+EOF
+chmod +x "$WORK/preempting-stepvideo"
+run_rc rc env STEPVIDEO="$WORK/preempting-stepvideo" INSTALL_DIR=$WORK/bundle/tiny bash "$SCRIPT" "$WORK/run" --quick \
+  --install >"$WORK/preempted.log" 2>&1
+[[ $rc == 143 ]] || { tail -20 "$WORK/preempted.log"; fail "the preempted script exited $rc (expected 143)"; }
+[[ -e $WORK/preempted && ! -e $WORK/run/done/vae && -s $WORK/run/done/world ]] || fail "not preempted in the vae stage"
+partial=$(cat "$WORK/run/partial/vae") || fail "the preempted stage's time was not kept in partial/vae"
+((partial >= 1)) || fail "partial/vae says $partial s for a stage that ran 2 s"
+note "preempted in the vae stage: exit 143, partial/vae = $partial s"
+
 STEPVIDEO=$SV INSTALL_DIR=$WORK/bundle/tiny bash "$SCRIPT" "$WORK/run" --quick --install >"$WORK/script.log" 2>&1 ||
-  { tail -40 "$WORK/script.log"; fail "train-default-model.sh --quick --install"; }
+  { tail -40 "$WORK/script.log"; fail "train-default-model.sh --quick --install (resumed)"; }
+[[ ! -e $WORK/run/partial/vae ]] || fail "partial/vae was left after the stage finished"
+vae_time=$(cat "$WORK/run/done/vae")
+((vae_time >= partial)) || fail "the vae stage's time ($vae_time s) does not count the preempted attempt ($partial s)"
+[[ $(awk '$1 == "vae" {print $2}' "$WORK/run/times.tsv") == "$vae_time" ]] || fail "times.tsv: $(cat "$WORK/run/times.tsv")"
 for stage in world vae encode t2i t2v-low t2v-high sft candidates dpo evaluate; do
   [[ -s $WORK/run/done/$stage ]] || fail "stage $stage did not finish"
 done

@@ -22,7 +22,7 @@ using test::random_tensor;
 DitConfig small_config(int64_t patch_size, bool affine_out) {
   DitConfig c;
   c.num_attention_heads = 2;
-  c.attention_head_dim = 128;  // the RoPE channel split (64/32/32) is fixed
+  c.attention_head_dim = 128;  // upstream's heads (RoPE 64/32/32)
   c.in_channels = 4;
   c.out_channels = 4;
   c.num_layers = 2;

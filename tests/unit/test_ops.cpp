@@ -135,17 +135,23 @@ TEST(Ops, TimestepEmbeddingIsCosThenSin) {
   EXPECT_EQ(e.data<float>()[128], 0.0f);  // sin(0)
 }
 
-TEST(Ops, Rope3dRotatesHalvesPerAxis) {
+// rope3d_ against its definition in double: per axis, the pairs (k, k + half) of
+// that axis's part rotated by pos * 10000^(-2k/part), for a head of head_dim
+// split as `dims` (given explicitly: the test does not trust for_head_dim).
+void check_rope3d(int64_t head_dim, const int (&dims)[3]) {
   const ops::RopeGrid grid{3, 2, 5};
-  Tensor x = random_tensor(Shape{2, grid.tokens(), 3, 128}, 13);
+  const ops::RopeSplit split = ops::RopeSplit::for_head_dim(head_dim);
+  ASSERT_EQ(split.dims[0], dims[0]);
+  ASSERT_EQ(split.dims[1], dims[1]);
+  ASSERT_EQ(split.dims[2], dims[2]);
+  Tensor x = random_tensor(Shape{2, grid.tokens(), 3, head_dim}, 13);
   const std::vector<double> in = test::to_double(x);
   std::vector<double> ref(in.size());
-  const int dims[3] = {64, 32, 32};
   for (int64_t b = 0; b < 2; ++b) {
     for (int64_t s = 0; s < grid.tokens(); ++s) {
       const int64_t pos[3] = {s / 10, (s / 5) % 2, s % 5};
       for (int64_t h = 0; h < 3; ++h) {
-        const size_t base = static_cast<size_t>(((b * grid.tokens() + s) * 3 + h) * 128);
+        const size_t base = static_cast<size_t>(((b * grid.tokens() + s) * 3 + h) * head_dim);
         int off = 0;
         for (int part = 0; part < 3; ++part) {
           const int dd = dims[part], half = dd / 2;
@@ -163,10 +169,21 @@ TEST(Ops, Rope3dRotatesHalvesPerAxis) {
   }
   // A slice of tokens rotated with its global offset gives the same values.
   Tensor tail = x.slice(1, 11, grid.tokens()).contiguous();
-  ops::rope3d_(x, grid);
+  ops::rope3d_(x, grid, 0, split);
   EXPECT_LT(rel_l2(x, ref), 1e-6);
-  ops::rope3d_(tail, grid, 11);
+  ops::rope3d_(tail, grid, 11, split);
   EXPECT_LT(test::rel_l2(tail, test::to_double(x.slice(1, 11, grid.tokens()))), 1e-7);
+}
+
+TEST(Ops, Rope3dRotatesHalvesPerAxis) {
+  check_rope3d(128, {64, 32, 32});  // upstream's heads
+  // The default split is upstream's.
+  EXPECT_EQ(ops::RopeSplit{}.dims, ops::RopeSplit::for_head_dim(128).dims);
+}
+
+TEST(Ops, Rope3dKeepsUpstreamsProportionsForSmallerHeads) {
+  check_rope3d(64, {32, 16, 16});  // the bundled default model's heads
+  check_rope3d(8, {4, 2, 2});
 }
 
 // Naive masked attention in double.

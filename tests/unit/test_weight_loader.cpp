@@ -121,9 +121,16 @@ TEST(DitConfigFile, MissingKeyNamesFileAndKey) {
     EXPECT_NE(std::string(e.what()).find("config.json: missing key 'num_layers'"),
               std::string::npos) << e.what();
   }
-  std::ofstream(dir / "bad.json") << R"({"num_attention_heads": 2, "attention_head_dim": 64,
+  // RoPE splits a head into a half and two quarters, each of even size.
+  std::ofstream(dir / "bad.json") << R"({"num_attention_heads": 2, "attention_head_dim": 60,
     "in_channels": 16, "num_layers": 1, "caption_channels": [64, 32]})";
-  EXPECT_THROW(DitConfig::from_file(dir / "bad.json"), ConfigError);
+  try {
+    DitConfig::from_file(dir / "bad.json");
+    FAIL() << "a head of 60 cannot be split for RoPE";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: attention_head_dim must be a multiple of 8"), std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW(DitConfig::from_file(dir / "absent.json"), ConfigError);
   fs::remove_all(dir);
 }

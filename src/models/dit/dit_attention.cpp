@@ -38,6 +38,7 @@ DitSelfAttention::DitSelfAttention(const Scope& scope, int64_t dim, int64_t head
     : groups_(groups),
       heads_(local_heads(dim, head_dim, groups)),
       head_dim_(head_dim),
+      rope_split_(ops::RopeSplit::for_head_dim(head_dim)),
       wqkv_(scope.child("wqkv"), dim, 3 * dim, false, *groups.tp),
       wo_(scope.child("wo"), dim, dim, false, *groups.tp),
       q_norm_(scope.child("q_norm"), head_dim, kQkNormEps),
@@ -50,8 +51,8 @@ Tensor DitSelfAttention::operator()(const Tensor& x, const ops::RopeGrid& grid,
   k_norm_.apply_(qkv[1]);
   // RoPE uses each token's global grid position, before tokens move ranks.
   const int64_t first = split.offsets[static_cast<size_t>(groups_.sp_rank())];
-  ops::rope3d_(qkv[0], grid, first);
-  ops::rope3d_(qkv[1], grid, first);
+  ops::rope3d_(qkv[0], grid, first, rope_split_);
+  ops::rope3d_(qkv[1], grid, first, rope_split_);
   Communicator& sp = *groups_.sp;
   for (Tensor& t : qkv) t = ulysses_tokens_to_heads(t, split, sp);
   const Tensor out = ulysses_heads_to_tokens(ops::attention(qkv[0], qkv[1], qkv[2], {}, attention_scale(head_dim_)),
@@ -65,8 +66,8 @@ Tensor DitSelfAttention::forward(const Tensor& x, const ops::RopeGrid& grid, con
   q_norm_.apply_(qkv[0], saved.q_norm);
   k_norm_.apply_(qkv[1], saved.k_norm);
   const int64_t first = split.offsets[static_cast<size_t>(groups_.sp_rank())];
-  ops::rope3d_(qkv[0], grid, first);
-  ops::rope3d_(qkv[1], grid, first);
+  ops::rope3d_(qkv[0], grid, first, rope_split_);
+  ops::rope3d_(qkv[1], grid, first, rope_split_);
   Communicator& sp = *groups_.sp;
   for (Tensor& t : qkv) t = ulysses_tokens_to_heads(t, split, sp);
   saved.q = qkv[0];
@@ -88,8 +89,8 @@ Tensor DitSelfAttention::backward(const Tensor& dy, const ops::RopeGrid& grid, c
   Tensor dk = ulysses_heads_to_tokens(g.dk, split, sp);
   const Tensor dv = ulysses_heads_to_tokens(g.dv, split, sp);
   const int64_t first = split.offsets[static_cast<size_t>(groups_.sp_rank())];
-  ops::rope3d_backward_(dq, grid, first);
-  ops::rope3d_backward_(dk, grid, first);
+  ops::rope3d_backward_(dq, grid, first, rope_split_);
+  ops::rope3d_backward_(dk, grid, first, rope_split_);
   // Each tp rank normalised only its heads: the norms' weight gradients are summed over tp.
   Communicator& tp = *groups_.tp;
   const Tensor dfused = ops::split_heads_backward({q_norm_.backward(dq, saved.q_norm, grads, tp),

@@ -40,6 +40,7 @@ class DitSelfAttention {
   ParallelGroups groups_;
   int64_t heads_;  // on this tensor-parallel rank
   int64_t head_dim_;
+  ops::RopeSplit rope_split_;
   ColumnParallelLinear wqkv_;
   RowParallelLinear wo_;
   RMSNorm q_norm_, k_norm_;

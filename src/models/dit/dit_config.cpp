@@ -64,8 +64,9 @@ void DitConfig::validate(const std::filesystem::path& file) const {
   positive(caption_channels, "caption_channels");
   SV_CHECK_AS(ConfigError, clip_channels >= 0, "{}: clip channels must not be negative",
               file.string());
-  SV_CHECK_AS(ConfigError, attention_head_dim == 128,
-              "{}: attention_head_dim must be 128 (3D RoPE splits it 64/32/32), got {}",
+  SV_CHECK_AS(ConfigError, attention_head_dim % 8 == 0,
+              "{}: attention_head_dim must be a multiple of 8 (3D RoPE splits it into a half and two "
+              "quarters of even size: 64/32/32 for upstream's 128), got {}",
               file.string(), attention_head_dim);
 }
 
