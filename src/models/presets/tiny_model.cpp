@@ -62,7 +62,7 @@ TinyModelSpec tiny_model_spec() {
   // 4 heads (every tp/sp layout up to 4 ranks divides them) of 64, not
   // upstream's 128: 2.8 M parameters against 10.8 M at 4 x 128, so the trained
   // default fits the repository (bf16 DiT + VAE under 40 MB) and its cascade
-  // trains ~3x faster per step; RoPE keeps upstream's 1/2, 1/4, 1/4 split.
+  // trains 2.5x faster per step; RoPE keeps upstream's 1/2, 1/4, 1/4 split.
   s.dit.num_attention_heads = 4;
   s.dit.attention_head_dim = 64;
   s.dit.in_channels = s.vae.z_channels;
