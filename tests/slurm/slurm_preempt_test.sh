@@ -15,8 +15,9 @@ rm -rf "$work" && mkdir -p "$work" && work=$(realpath "$work")
 source "$(dirname "$(realpath "$0")")/slurm_lib.sh"
 
 start_cluster
-ids=(p1 p2 p3 p4 p5 p6 p7 p8)
-write_manifest "$work/manifest.jsonl" 20 "${ids[@]}"
+# Enough items, slow enough (60 steps), that three preemptions always find some left.
+ids=(p1 p2 p3 p4 p5 p6 p7 p8 p9 p10 p11 p12)
+write_manifest "$work/manifest.jsonl" 60 "${ids[@]}"
 out=$work/out
 export OMP_NUM_THREADS=1
 # The time Slurm gives processes between SIGTERM and SIGKILL (local_cluster.sh sets 30 s).
@@ -28,14 +29,16 @@ jid=$(STEPVIDEO=$sv MODEL=$model MANIFEST=$work/manifest.jsonl OUT=$out LAYOUT=s
   fail "sbatch refused the job"
 echo "submitted job $jid"
 log=$work/job-$jid.out
-# preempt N RESTARTS COMMAND...: once N items are done, stops the running job with COMMAND,
-# waits until it is pending again with RESTARTS restarts, checks that the ranks stopped
-# cleanly well inside KillWait, and releases the job at once.
+# preempt RESTARTS COMMAND...: once the job runs again and has finished an item more than
+# before (so its ranks are up and working, whatever the previous stop left done), stops it
+# with COMMAND, waits until it is pending again with RESTARTS restarts, checks that the
+# ranks stopped cleanly well inside KillWait, and releases the job at once.
 preempt() {
-  local n=$1 restarts=$2 done_now t0 at stopped_s
-  shift 2
-  enough_done() { (($(done_total "$out") >= n)); }
-  wait_until 240 "$n item(s) are done" enough_done
+  local restarts=$1 base done_now t0 at stopped_s
+  shift
+  base=$(done_total "$out")
+  working() { [[ $(job_field JobState) == RUNNING ]] && (($(done_total "$out") > base)); }
+  wait_until 240 "job $jid runs and finishes an item more than the $base done" working
   job_gone && fail "job $jid finished before '$*' could preempt it (items too fast?)"
   echo "$(done_total "$out") item(s) done: $*"
   t0=$(date +%s)
@@ -64,15 +67,15 @@ preempt() {
 }
 
 # 1. The --signal route: USR1 to the ranks; they exit 75 and the template requeues the job.
-preempt 1 1 scancel --signal=USR1 "$jid"
+preempt 1 scancel --signal=USR1 "$jid"
 grep -q 'restart 0: requeuing' "$log" || fail "the template did not requeue the job itself"
 # 2. Slurm's own requeue (as for preemption and `scontrol requeue`): SIGTERM to everything,
 #    srun included; the ranks still save; the template must not requeue a second time.
-preempt 3 2 scontrol requeue "$jid"
+preempt 2 scontrol requeue "$jid"
 grep -q 'restart 1: requeuing' "$log" && fail "the template requeued a job that Slurm was requeuing"
 # 3. SIGTERM to the batch shell alone (a site's tooling, a user's kill): the template must
 #    pass it on as USR1 (srun would turn SIGTERM into SIGKILL of the ranks) and requeue.
-preempt 5 3 scancel --batch --signal=TERM "$jid"
+preempt 3 scancel --batch --signal=TERM "$jid"
 grep -q 'restart 2: got SIGTERM: passing SIGUSR1 to the ranks' "$log" ||
   fail "the template did not pass the shell's SIGTERM on as SIGUSR1"
 grep -q 'restart 2: requeuing' "$log" || fail "the template did not requeue the job after its SIGTERM"
